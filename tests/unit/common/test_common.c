@@ -1,0 +1,91 @@
+/* Error codes and URL parsing shared by every module. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common.h"
+#include "url.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void test_codes_in_reserved_range(void **state)
+{
+    (void)state;
+#define CHECK(name, value, msg)                                                                    \
+    assert_true(cairn_is_error(CAIRN_E##name));                                                    \
+    assert_string_equal(cairn_strerror(CAIRN_E##name), msg);
+    CAIRN_ERRNO_MAP(CHECK)
+#undef CHECK
+    assert_false(cairn_is_error(0));
+    assert_false(cairn_is_error(-ENOMEM));
+    assert_false(cairn_is_error(-30799)); /* MDB_KEYEXIST */
+}
+
+static void test_strerror_other_codes(void **state)
+{
+    (void)state;
+    assert_string_equal(cairn_strerror(0), "success");
+    assert_string_equal(cairn_strerror(-ENOENT), "No such file or directory");
+    assert_string_equal(cairn_strerror(-42998), "unknown error");
+    assert_string_equal(cairn_strerror(12345), "unknown error");
+    assert_non_null(cairn_version_string());
+}
+
+static void test_url_forms(void **state)
+{
+    (void)state;
+    struct cairn_url u;
+    const char *s = "http://127.0.0.1:2379";
+    assert_int_equal(cairn_url_parse(s, strlen(s), &u), 0);
+    assert_string_equal(u.host, "127.0.0.1");
+    assert_int_equal(u.port, 2379);
+    assert_int_equal(u.tls, 0);
+    s = "https://[::1]:32379/";
+    assert_int_equal(cairn_url_parse(s, strlen(s), &u), 0);
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.tls, 1);
+    char buf[64];
+    assert_int_equal(cairn_url_hostport(&u, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "[::1]:32379");
+    s = "localhost:1";
+    assert_int_equal(cairn_url_parse(s, strlen(s), &u), 0);
+    assert_int_equal(cairn_url_hostport(&u, buf, 5), CAIRN_ELIMIT);
+}
+
+static void test_url_rejects(void **state)
+{
+    (void)state;
+    struct cairn_url u;
+    const char *bad[] = {"",      "http://",          "unix://x:1", "127.0.0.1",
+                         ":2379", "127.0.0.1:0",      "h:65536",    "h:12a",
+                         "h:-1",  "http://[::1:2379", "h:1234567"};
+    for (size_t i = 0; i < CAIRN_ARRAY_LEN(bad); i++)
+        assert_int_equal(cairn_url_parse(bad[i], strlen(bad[i]), &u), CAIRN_EINVAL);
+}
+
+static void test_url_list(void **state)
+{
+    (void)state;
+    struct cairn_url u[2];
+    size_t n = 9;
+    assert_int_equal(cairn_url_list_parse("a:1,http://b:2", u, 2, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(u[1].host, "b");
+    assert_int_equal(cairn_url_list_parse("a:1,b:2,c:3", u, 2, &n), CAIRN_ELIMIT);
+    assert_int_equal(cairn_url_list_parse("a:1,,b:2", u, 2, &n), CAIRN_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_codes_in_reserved_range),
+        cmocka_unit_test(test_strerror_other_codes),
+        cmocka_unit_test(test_url_forms),
+        cmocka_unit_test(test_url_rejects),
+        cmocka_unit_test(test_url_list),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

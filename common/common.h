@@ -37,4 +37,9 @@ CAIRN_NORETURN void cairn_assert_fail(const char *expr, const char *file, int li
 
 #define CAIRN_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The struct that embeds `member` at address ptr (the void* step keeps -Wcast-align quiet:
+ * the result is as aligned as the original object). */
+#define CAIRN_CONTAINER_OF(ptr, type, member)                                                      \
+    ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
 #endif /* CAIRN_COMMON_H */

@@ -59,6 +59,19 @@ void srv_config_defaults(struct srv_config *c);
 int srv_config_parse_args(struct srv_config *c, int argc, const char *const *argv, char *err,
                           size_t err_len);
 
+/* srv_config_set — set one flag by its etcd name ("max-txn-ops"); CAIRN_ENOTFOUND for an
+ * unknown name, CAIRN_EINVAL for a bad value (message in err). */
+int srv_config_set(struct srv_config *c, const char *name, size_t name_len, const char *value,
+                   char *err, size_t err_len);
+
+/*
+ * srv_config_load_yaml — apply an etcd YAML configuration file (keys as etcd's flags:
+ * "name", "data-dir", "listen-client-urls", ...; sequences are joined with commas). Keys
+ * cairn does not know are reported on stderr and skipped, as etcd ignores unknown keys;
+ * a bad value, a YAML syntax error or a missing file is CAIRN_EINVAL with the message.
+ */
+int srv_config_load_yaml(struct srv_config *c, const char *path, char *err, size_t err_len);
+
 /* srv_config_usage — the --help text: every flag, its default and meaning. */
 void srv_config_usage(FILE *out, const char *prog);
 

@@ -130,6 +130,72 @@ static int set_flag(struct srv_config *c, const struct flag *f, const char *v, c
     return 0;
 }
 
+static const struct flag *find_flag(const char *name, size_t len)
+{
+    for (size_t k = 0; k < CAIRN_ARRAY_LEN(flags); k++)
+        if (flag_matches(flags[k].name, name, len))
+            return &flags[k];
+    return NULL;
+}
+
+int srv_config_set(struct srv_config *c, const char *name, size_t name_len, const char *value,
+                   char *err, size_t err_len)
+{
+    const struct flag *f = find_flag(name, name_len);
+    if (!f) {
+        errf(err, err_len, "unknown flag: --%.*s", (int)name_len, name);
+        return CAIRN_ENOTFOUND;
+    }
+    char shown[64];
+    snprintf(shown, sizeof(shown), "%.*s", (int)name_len, name);
+    return set_flag(c, f, value, err, err_len, shown);
+}
+
+/* Checks that need the whole configuration, and defaults derived from other fields. */
+static int finish(struct srv_config *c, char *err, size_t err_len)
+{
+    if (strcmp(c->initial_cluster_state, "new") != 0 &&
+        strcmp(c->initial_cluster_state, "existing") != 0) {
+        errf(err, err_len, "invalid value \"%s\" for --initial-cluster-state: want new or existing",
+             c->initial_cluster_state);
+        return CAIRN_EINVAL;
+    }
+    if (strcmp(c->auto_compaction_mode, "periodic") != 0 &&
+        strcmp(c->auto_compaction_mode, "revision") != 0) {
+        errf(err, err_len,
+             "invalid value \"%s\" for --auto-compaction-mode: want periodic or revision",
+             c->auto_compaction_mode);
+        return CAIRN_EINVAL;
+    }
+    if (c->heartbeat_interval_ms == 0 || c->election_timeout_ms < 5 * c->heartbeat_interval_ms) {
+        errf(err, err_len,
+             "--election-timeout[%llu] should be at least 5 times --heartbeat-interval[%llu]",
+             (unsigned long long)c->election_timeout_ms,
+             (unsigned long long)c->heartbeat_interval_ms);
+        return CAIRN_EINVAL;
+    }
+    if (c->max_txn_ops == 0 || c->max_request_bytes == 0) {
+        errf(err, err_len, "--max-txn-ops and --max-request-bytes must be positive");
+        return CAIRN_EINVAL;
+    }
+    if (c->initial_cluster[0] == '\0') {
+        int n = snprintf(c->initial_cluster, sizeof(c->initial_cluster), "%s=%s", c->name,
+                         c->initial_advertise_peer_urls);
+        if (n < 0 || (size_t)n >= sizeof(c->initial_cluster)) {
+            errf(err, err_len, "invalid value for --initial-cluster: too long");
+            return CAIRN_EINVAL;
+        }
+    }
+    if (c->data_dir[0] == '\0') {
+        if (strlen(c->name) + 7 > sizeof(c->data_dir)) {
+            errf(err, err_len, "invalid value for --name: too long");
+            return CAIRN_EINVAL;
+        }
+        snprintf(c->data_dir, sizeof(c->data_dir), "%s.cairn", c->name);
+    }
+    return 0;
+}
+
 int srv_config_parse_args(struct srv_config *c, int argc, const char *const *argv, char *err,
                           size_t err_len)
 {
@@ -150,11 +216,7 @@ int srv_config_parse_args(struct srv_config *c, int argc, const char *const *arg
             c->show_help = 1;
             continue;
         }
-        const struct flag *f = NULL;
-        for (size_t k = 0; k < CAIRN_ARRAY_LEN(flags); k++)
-            if (flag_matches(flags[k].name, a, len))
-                f = &flags[k];
-        if (!f) {
+        if (!find_flag(a, len)) {
             errf(err, err_len, "unknown flag: --%.*s", (int)len, a);
             return CAIRN_EINVAL;
         }
@@ -166,20 +228,21 @@ int srv_config_parse_args(struct srv_config *c, int argc, const char *const *arg
             }
             v = argv[++i];
         }
-        char shown[64];
-        snprintf(shown, sizeof(shown), "%.*s", (int)len, a);
-        int rc = set_flag(c, f, v, err, err_len, shown);
+        int rc = srv_config_set(c, a, len, v, err, err_len);
         if (rc < 0)
-            return rc;
-    }
-    if (c->data_dir[0] == '\0') {
-        if (strlen(c->name) + 7 > sizeof(c->data_dir)) {
-            errf(err, err_len, "invalid value for --name: too long");
             return CAIRN_EINVAL;
-        }
-        snprintf(c->data_dir, sizeof(c->data_dir), "%s.cairn", c->name);
     }
-    return 0;
+    if (c->config_file[0] != '\0' && !c->show_help && !c->show_version) {
+        /* like etcd: with a config file, the other flags are ignored */
+        char path[SRV_STR_MAX];
+        strcpy(path, c->config_file);
+        srv_config_defaults(c);
+        strcpy(c->config_file, path);
+        int rc = srv_config_load_yaml(c, path, err, err_len);
+        if (rc < 0)
+            return CAIRN_EINVAL;
+    }
+    return finish(c, err, err_len);
 }
 
 void srv_config_usage(FILE *out, const char *prog)

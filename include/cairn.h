@@ -50,7 +50,11 @@ extern "C" {
     XX(LEASENOTFOUND, -42024, "requested lease not found")                                         \
     XX(LEASEEXISTS, -42025, "lease already exists")                                                \
     XX(UNAVAILABLE, -42026, "unavailable")                                                         \
-    XX(SYSTEM, -42027, "system call failed")
+    XX(SYSTEM, -42027, "system call failed")                                                       \
+    XX(KEYNOTFOUND, -42028, "key not found")                                                       \
+    XX(VALUEPROVIDED, -42029, "value is provided")                                                 \
+    XX(LEASEPROVIDED, -42030, "lease is provided")                                                 \
+    XX(LEASETTLTOOLARGE, -42031, "too large lease TTL")
 
 enum cairn_error {
     CAIRN_OK = 0,

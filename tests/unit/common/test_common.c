@@ -6,9 +6,11 @@
 #include <cmocka.h>
 
 #include "common.h"
+#include "u64map.h"
 #include "url.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void test_codes_in_reserved_range(void **state)
@@ -78,6 +80,40 @@ static void test_url_list(void **state)
     assert_int_equal(cairn_url_list_parse("a:1,,b:2", u, 2, &n), CAIRN_EINVAL);
 }
 
+/* The map against a plain array model under random inserts, lookups and deletes. */
+static void test_u64map_model(void **state)
+{
+    (void)state;
+    enum { KEYS = 2000 };
+    static uintptr_t model[KEYS + 1];
+    struct cairn_u64map m;
+    cairn_u64map_init(&m);
+    srand(7);
+    size_t len = 0;
+    for (int step = 0; step < 300000; step++) {
+        uint64_t k = 1 + (uint64_t)(rand() % KEYS);
+        int op = rand() % 3;
+        if (op == 0) {
+            uintptr_t v = (uintptr_t)rand() + 1;
+            assert_int_equal(cairn_u64map_put(&m, k * 0x10000, (void *)v), 0);
+            len += model[k] == 0;
+            model[k] = v;
+        } else if (op == 1) {
+            void *v = cairn_u64map_del(&m, k * 0x10000);
+            assert_true((uintptr_t)v == model[k]);
+            len -= model[k] != 0;
+            model[k] = 0;
+        } else {
+            assert_true((uintptr_t)cairn_u64map_get(&m, k * 0x10000) == model[k]);
+        }
+        assert_int_equal(m.len, len);
+    }
+    for (uint64_t k = 1; k <= KEYS; k++)
+        assert_true((uintptr_t)cairn_u64map_get(&m, k * 0x10000) == model[k]);
+    assert_null(cairn_u64map_get(&m, 0));
+    cairn_u64map_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -86,6 +122,7 @@ int main(void)
         cmocka_unit_test(test_url_forms),
         cmocka_unit_test(test_url_rejects),
         cmocka_unit_test(test_url_list),
+        cmocka_unit_test(test_u64map_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

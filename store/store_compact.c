@@ -69,8 +69,13 @@ static int cmp_step(void *arg, MDB_txn *txn)
         rc = store_lmdb_err(mdb_del(txn, db->kidx, &ik, NULL));
         if (rc == 0)
             rc = store_lmdb_err(mdb_cursor_del(hc, 0));
-        if (rc == 0)
-            grc = mdb_cursor_get(hc, &k, &d, MDB_GET_CURRENT); /* the next one */
+        if (rc == 0) {
+            /* the next one: seek (a cursor on an emptied tree is not positioned) */
+            store_rev_encode(rv, rb);
+            k.mv_size = sizeof(rb);
+            k.mv_data = rb;
+            grc = mdb_cursor_get(hc, &k, &d, MDB_SET_RANGE);
+        }
         cw->removed++;
     }
     mdb_cursor_close(kc);

@@ -105,10 +105,20 @@ int store_hash_kv(struct store_read *r, int64_t revision, uint32_t *hash, int64_
             break;
         const uint8_t *uk = (const uint8_t *)d.mv_data + 1;
         size_t ul = d.mv_size ? d.mv_size - 1 : 0;
+        /* Exact (key, revision): one txn may write a key twice (etcd's interval check
+         * misses a delete with range_end "\0"), so "newest at rv.main" is not enough. */
         struct store_kv_ref e;
-        rc = store_kv_latest(kc, uk, ul, rv.main, &e);
-        if (rc == 0 && store_rev_cmp(e.mod, rv) != 0)
+        uint8_t ib[STORE_MAX_KEY_BYTES + STORE_REV_BYTES];
+        MDB_val ik = {ul + STORE_REV_BYTES, ib}, id;
+        if (ul > STORE_MAX_KEY_BYTES) {
             rc = CAIRN_ECORRUPT;
+            break;
+        }
+        store_kidx_key(uk, ul, rv, ib);
+        int xrc = mdb_cursor_get(kc, &ik, &id, MDB_SET_KEY);
+        rc = xrc == MDB_NOTFOUND ? CAIRN_ECORRUPT : store_lmdb_err(xrc);
+        if (rc == 0)
+            rc = store_kv_decode(&ik, &id, &e);
         if (rc == 0 && rv.main <= compact) {
             /* etcd keeps, below the compaction, only what a compaction at rev would keep:
              * each key's newest revision at rev, unless it is a tombstone. */

@@ -93,12 +93,15 @@ static int truncate_from(MDB_txn *txn, const struct store_dbs *db, uint64_t from
     uint8_t kb[STORE_U64_BYTES];
     store_u64_encode(from, kb);
     MDB_val k = {sizeof(kb), kb}, d;
-    /* mdb_cursor_del leaves the cursor on the next entry; stop at the end of the log. */
+    /* Seek again after each delete: a cursor on a tree emptied by mdb_cursor_del is no
+     * longer positioned (MDB_GET_CURRENT would say EINVAL). */
     rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
     while (rc == 0) {
         rc = mdb_cursor_del(c, 0);
+        k.mv_size = sizeof(kb);
+        k.mv_data = kb;
         if (rc == 0)
-            rc = mdb_cursor_get(c, &k, &d, MDB_GET_CURRENT);
+            rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
     }
     mdb_cursor_close(c);
     return rc == MDB_NOTFOUND ? 0 : store_lmdb_err(rc);
@@ -163,7 +166,7 @@ int store_log_do_compact(MDB_txn *txn, const struct store_dbs *db, uint64_t inde
     while (rc == 0 && k.mv_size == STORE_U64_BYTES && store_u64_decode(k.mv_data) <= index) {
         rc = mdb_cursor_del(c, 0);
         if (rc == 0)
-            rc = mdb_cursor_get(c, &k, &d, MDB_GET_CURRENT);
+            rc = mdb_cursor_get(c, &k, &d, MDB_FIRST);
     }
     mdb_cursor_close(c);
     if (rc != 0 && rc != MDB_NOTFOUND)

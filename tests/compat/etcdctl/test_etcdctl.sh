@@ -448,15 +448,15 @@ section_maintenance() {
   local s='d[0]["Status"]'
   compat_eq "endpoint status json: endpoint" "$ep" "$(compat_json "$j" 'd[0]["Endpoint"]')"
   compat_eq "endpoint status json: header fields" "true" \
-    "$(compat_json "$j" "all(f in $s[\"header\"] for f in (\"cluster_id\",\"member_id\",\"revision\",\"raft_term\"))")"
-  compat_eq "endpoint status json: header.revision" "$rev" "$(compat_json "$j" "$s[\"header\"][\"revision\"]")"
+    "$(compat_json "$j" "all(f in ${s}[\"header\"] for f in (\"cluster_id\",\"member_id\",\"revision\",\"raft_term\"))")"
+  compat_eq "endpoint status json: header.revision" "$rev" "$(compat_json "$j" "${s}[\"header\"][\"revision\"]")"
   compat_eq "endpoint status json: single member is the leader" "true" \
-    "$(compat_json "$j" "$s[\"leader\"] == $s[\"header\"][\"member_id\"] != 0")"
+    "$(compat_json "$j" "${s}[\"leader\"] == ${s}[\"header\"][\"member_id\"] != 0")"
   compat_eq "endpoint status json: version, dbSize, raft fields" "true" \
-    "$(compat_json "$j" "len($s[\"version\"]) > 0 and $s[\"dbSize\"] > 0 and $s[\"raftTerm\"] >= 1 and $s[\"raftIndex\"] >= 1 and $s[\"raftAppliedIndex\"] >= 1 and $s[\"raftTerm\"] == $s[\"header\"][\"raft_term\"]")"
+    "$(compat_json "$j" "len(${s}[\"version\"]) > 0 and ${s}[\"dbSize\"] > 0 and ${s}[\"raftTerm\"] >= 1 and ${s}[\"raftIndex\"] >= 1 and ${s}[\"raftAppliedIndex\"] >= 1 and ${s}[\"raftTerm\"] == ${s}[\"header\"][\"raft_term\"]")"
   local id ver
-  id=$(compat_json "$j" "'%x' % $s[\"header\"][\"member_id\"]")
-  ver=$(compat_json "$j" "$s[\"version\"]")
+  id=$(compat_json "$j" "'%x' % ${s}[\"header\"][\"member_id\"]")
+  ver=$(compat_json "$j" "${s}[\"version\"]")
   out=$(compat_ctl endpoint status)
   compat_check "endpoint status table line: [$out]" \
     grep -qE "^$ep, $id, $ver, [0-9.]+ [kMG]?B, true, false, [0-9]+, [0-9]+, [0-9]+, \$" <<<"$out"

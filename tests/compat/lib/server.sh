@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the compat suites: run one etcd-compatible server (etcd itself or
 # cairnd: same flags) on free 127.0.0.1 ports in a private temp dir, and clean up.
 #
@@ -7,6 +8,7 @@
 #   compat_server_stop              SIGTERM, SIGKILL after a bound; waits for the PID
 #   compat_server_kill9             SIGKILL, no grace
 #   compat_server_restart           start again on the same ports and data dir
+#   compat_server_flags [flag...]   replace the extra flags used by the next restart
 #   compat_ctl ARGS...              etcdctl against the running server
 #   compat_track_pid PID            kill PID (if still alive) at exit
 #   compat_wait_for DESC TRIES CMD  poll CMD (every 0.1 s) until it succeeds, bounded
@@ -219,6 +221,8 @@ compat_server_start() {
   done
   compat_die "server never became healthy"
 }
+
+compat_server_flags() { COMPAT_SERVER_FLAGS=("$@"); }
 
 # Starts the same member again: same ports, same data dir.
 compat_server_restart() {

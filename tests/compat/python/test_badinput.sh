@@ -19,7 +19,7 @@ run_phase small
 compat_check "server alive after phase 1" kill -0 "$COMPAT_PID"
 compat_check "server stops cleanly on SIGTERM" compat_server_stop
 
-COMPAT_SERVER_FLAGS=(--max-txn-ops=4)
+compat_server_flags --max-txn-ops=4
 compat_server_restart
 run_phase txnops
 compat_check "server alive after phase 2" kill -0 "$COMPAT_PID"

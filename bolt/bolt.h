@@ -177,6 +177,11 @@ int bolt_reader_get(struct bolt_reader *r, const void *bucket, size_t blen, cons
 
 /* ---- etcd snapshot layout (etcd 3.4 backend) ------------------------------------------ */
 
+/* The top-level buckets etcd 3.4 creates (all of them, even when empty), in bbolt's
+ * ascending order: what a snapshot writer emits. See docs/bolt.md for their contents. */
+#define BOLT_ETCD_BUCKET_COUNT 10
+extern const char *const bolt_etcd_buckets[BOLT_ETCD_BUCKET_COUNT];
+
 /* A revision key in bucket "key": 8-byte big-endian main, '_', 8-byte big-endian sub, and
  * an 18th byte 't' for a tombstone. */
 #define BOLT_ETCD_REV_LEN      17
@@ -227,9 +232,10 @@ void bolt_sha256_update(struct bolt_sha256 *s, const void *p, size_t n);
 void bolt_sha256_final(struct bolt_sha256 *s, uint8_t out[BOLT_SHA256_LEN]);
 
 /*
- * bolt_snapshot_append_hash — read fd from offset 0 to its end (bounded buffer), append
- * SHA-256 of those bytes at the end and fsync. The size must be a multiple of 512 (every
- * bbolt file is).
+ * bolt_snapshot_append_hash — read fd (opened read-write) from offset 0 to its end with a
+ * bounded buffer, append SHA-256 of those bytes at the end and fsync. The size must be a
+ * multiple of 512 (every bbolt file is). A server that streams the file can instead hash
+ * the bytes as it sends them (bolt_sha256_*) and send the 32 bytes last, as etcd does.
  * Returns 0, CAIRN_EINVAL (size not a multiple of 512), CAIRN_EIO.
  */
 int bolt_snapshot_append_hash(int fd);

@@ -9,6 +9,10 @@
 
 #define BOLT_ETCD_REV_SEP '_'
 
+const char *const bolt_etcd_buckets[BOLT_ETCD_BUCKET_COUNT] = {
+    "alarm", "auth",  "authRoles", "authUsers",       "cluster",
+    "key",   "lease", "members",   "members_removed", "meta"};
+
 void bolt_etcd_u64_encode(uint64_t v, uint8_t out[8])
 {
     CAIRN_ASSERT(out != NULL);

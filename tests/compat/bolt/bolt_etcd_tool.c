@@ -5,6 +5,9 @@
  *   write FILE NREV         write an etcd 3.4 layout snapshot with NREV revisions, a lease,
  *                           meta/consistent_index and the SHA-256 trailer; print the expected
  *                           "revision total_keys" as the generator counted them
+ *   stress FILE             write a file that is hard on the format, not on etcd: values far
+ *                           above a page (up to 1 MiB, overflow pages), 9 KiB keys (fat,
+ *                           multi-level branch pages), an empty bucket, 5000 revisions
  *   check FILE KEY=VALUE... the latest KeyValue of each KEY in bucket "key" has VALUE, and
  *                           bucket "lease" holds at least one lease
  * Exit 0 on success, 1 with a message on stderr otherwise.
@@ -113,8 +116,8 @@ static int put_kv(struct bolt_writer *w, int64_t main, int64_t sub, int tomb, co
     Mvccpb__KeyValue kv = MVCCPB__KEY_VALUE__INIT;
     kv.key.data = (uint8_t *)(uintptr_t)key;
     kv.key.len = strlen(key);
-    kv.mod_revision = main;
-    if (!tomb) {
+    if (!tomb) { /* etcd's tombstone value carries the key alone */
+        kv.mod_revision = main;
         kv.create_revision = create;
         kv.version = version;
         kv.value.data = (uint8_t *)(uintptr_t)val;
@@ -139,9 +142,9 @@ static int cmd_write(const char *path, long nrev)
         return die("open", CAIRN_EIO);
     struct bolt_writer *w;
     int rc = bolt_writer_create(fd, &w);
-    static const char *empty[] = {"alarm", "auth", "authRoles", "authUsers", "cluster"};
-    for (size_t i = 0; rc == 0 && i < CAIRN_ARRAY_LEN(empty); i++)
-        rc = bolt_writer_bucket(w, empty[i], strlen(empty[i]));
+    /* alarm, auth, authRoles, authUsers, cluster: present and empty */
+    for (size_t i = 0; rc == 0 && strcmp(bolt_etcd_buckets[i], "key") != 0; i++)
+        rc = bolt_writer_bucket(w, bolt_etcd_buckets[i], strlen(bolt_etcd_buckets[i]));
     const int64_t lease_id = 0x694d7a1b2c3d4e5f;
     uint64_t total = 0;
     int64_t create[NKEYS] = {0}, version[NKEYS] = {0};
@@ -194,6 +197,67 @@ static int cmd_write(const char *path, long nrev)
         return die("write", rc);
     printf("%ld %" PRIu64 "\n", nrev + 1, total);
     return 0;
+}
+
+static void fill(uint64_t *seed, uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+        p[i] = (uint8_t)(*seed >> 56);
+    }
+}
+
+static int cmd_stress(const char *path)
+{
+    static const size_t big[] = {0, 1, 4000, 4096, 4097, 70000, 300000, 1u << 20};
+    const size_t buf_len = 1u << 20;
+    uint8_t *key = malloc(BOLT_KEY_MAX), *val = malloc(buf_len);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (!key || !val || fd < 0)
+        return die("setup", CAIRN_ENOMEM);
+    uint64_t seed = 7;
+    struct bolt_writer *w;
+    int rc = bolt_writer_create(fd, &w);
+    if (!rc)
+        rc = bolt_writer_bucket(w, "a-empty", 7);
+    if (!rc)
+        rc = bolt_writer_bucket(w, "big", 3);
+    for (size_t i = 0; rc == 0 && i < CAIRN_ARRAY_LEN(big); i++) {
+        size_t kl = (size_t)snprintf((char *)key, 16, "big%02zu", i);
+        if (i == CAIRN_ARRAY_LEN(big) - 1) { /* the longest key bbolt allows */
+            memset(key + kl, 'x', BOLT_KEY_MAX - kl);
+            kl = BOLT_KEY_MAX;
+        }
+        fill(&seed, val, big[i]);
+        rc = bolt_writer_put(w, key, kl, val, big[i]);
+    }
+    if (!rc)
+        rc = bolt_writer_bucket(w, "key", 3);
+    for (int64_t m = 1; rc == 0 && m <= 5000; m++) {
+        size_t kl = bolt_etcd_rev_encode(m, m % 3, m % 13 == 0, key);
+        size_t vl = 20 + (size_t)(m * 37 % 400);
+        fill(&seed, val, vl);
+        rc = bolt_writer_put(w, key, kl, val, vl);
+    }
+    if (!rc)
+        rc = bolt_writer_bucket(w, "wide", 4);
+    for (uint32_t i = 0; rc == 0 && i < 300; i++) {
+        size_t kl = 4 + 100 + (i % 10 == 9 ? (i * 131u) % 9000 : (i * 71u) % 2900);
+        key[0] = (uint8_t)(i >> 24);
+        key[1] = (uint8_t)(i >> 16);
+        key[2] = (uint8_t)(i >> 8);
+        key[3] = (uint8_t)i;
+        fill(&seed, key + 4, kl - 4);
+        fill(&seed, val, i % 100);
+        rc = bolt_writer_put(w, key, kl, val, i % 100);
+    }
+    if (!rc)
+        rc = bolt_writer_finish(w);
+    bolt_writer_destroy(w);
+    close(fd);
+    free(key);
+    free(val);
+    return rc ? die("stress", rc) : 0;
 }
 
 static int cmd_check(const char *path, int npairs, char **pairs)
@@ -258,8 +322,10 @@ int main(int argc, char **argv)
         return cmd_status(argv[2], 0);
     if (argc >= 4 && strcmp(argv[1], "write") == 0)
         return cmd_write(argv[2], strtol(argv[3], NULL, 10));
+    if (argc >= 3 && strcmp(argv[1], "stress") == 0)
+        return cmd_stress(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "check") == 0)
         return cmd_check(argv[2], argc - 3, argv + 3);
-    fprintf(stderr, "usage: bolt_etcd_tool dump|status|write|check FILE ...\n");
+    fprintf(stderr, "usage: bolt_etcd_tool dump|status|write|stress|check FILE ...\n");
     return 2;
 }

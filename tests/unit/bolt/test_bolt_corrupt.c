@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 static const char *g_data_dir = "data";
+static int g_fuzz_iters = 1500; /* argv[2] overrides (the soak run) */
 
 /* Walks everything reachable: every bucket to its end, plus seeks and gets. Returns 0 or
  * the first error. */
@@ -429,7 +430,7 @@ static void test_fuzz_written(void **state)
     (void)state;
     size_t n;
     uint8_t *f = make_dataset(0, &n);
-    fuzz(f, n, 2500, 0x9E3779B97F4A7C15ull, "bolt_writer file");
+    fuzz(f, n, g_fuzz_iters, 0x9E3779B97F4A7C15ull, "bolt_writer file");
     free(f);
 }
 
@@ -439,7 +440,7 @@ static void test_fuzz_etcd_fixture(void **state)
     size_t n;
     uint8_t *f = load_fixture(&n);
     assert_int_equal(open_and_walk(f, n), 0);
-    fuzz(f, n, 2500, 0xD1B54A32D192ED03ull, "etcd 3.4 snapshot");
+    fuzz(f, n, g_fuzz_iters, 0xD1B54A32D192ED03ull, "etcd 3.4 snapshot");
     free(f);
 }
 
@@ -447,6 +448,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1)
         g_data_dir = argv[1];
+    if (argc > 2)
+        g_fuzz_iters = atoi(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_meta_choice),   cmocka_unit_test(test_checker_catches_damage),
         cmocka_unit_test(test_hostile_pages), cmocka_unit_test(test_truncated_and_foreign),

@@ -10,6 +10,7 @@
 set -u
 TOOL=${1:?usage: $0 BOLT_ETCD_TOOL}
 ETCD=${COMPAT_ETCD:-/usr/bin/etcd}
+# shellcheck source=../lib/server.sh
 . "$(dirname "$0")/../lib/server.sh"
 compat_init "$ETCD"
 
@@ -20,6 +21,7 @@ status_of() {
 }
 
 # ---- 1. a real etcd's snapshot -----------------------------------------------------------
+# shellcheck disable=SC2119 # no extra server flags
 compat_server_start || compat_die "etcd did not start"
 compat_ctl put foo bar >/dev/null || compat_fail "put foo"
 compat_ctl put foo bar2 >/dev/null || compat_fail "put foo again"
@@ -49,7 +51,7 @@ read -r want_rev want_keys < <("$TOOL" write "$COMPAT_TMP/gen.db" $nrev) ||
   compat_die "bolt_etcd_tool write failed"
 got=$(status_of "$COMPAT_TMP/gen.db")
 [ -n "$got" ] || { cat "$COMPAT_TMP/etcdctl.err" >&2; compat_fail "etcdctl snapshot status refused gen.db"; }
-read -r got_hash got_rev got_keys got_size <<<"$got"
+read -r _ got_rev got_keys got_size <<<"$got"
 compat_eq "gen.db revision" "$want_rev" "${got_rev:-}"
 compat_eq "gen.db total keys" "$want_keys" "${got_keys:-}"
 compat_eq "gen.db size" "$(($(stat -c %s "$COMPAT_TMP/gen.db") - 32))" "${got_size:-}"
@@ -86,7 +88,10 @@ else
   restored_db=$COMPAT_DATA_DIR/member/snap/db
   compat_eq "restored db: bolt_etcd_status == etcdctl snapshot status" \
     "$(status_of "$restored_db")" "$("$TOOL" status "$restored_db")"
+  # read by compat_launch (lib/server.sh)
+  # shellcheck disable=SC2034
   COMPAT_SERVER_FLAGS=()
+  # shellcheck disable=SC2034
   COMPAT_LOG=$COMPAT_TMP/restored.log
   compat_launch
   if compat_wait_healthy; then

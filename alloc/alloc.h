@@ -195,9 +195,11 @@ int64_t alloc_get_memory_limit(void);
  *
  * Integers follow Go's strconv.ParseInt(s, 10, bits): optional '+' or '-', ASCII digits
  * only, no spaces, no underscores, no base prefixes, out of range is an error.
- * Byte counts follow Go's parseByteCount: ^[+]?[0-9]+(([KMGT]i)?B)?$ (case-sensitive,
- * powers of two, no fractions, no space before the unit), non-negative, and the result
- * must fit in int64 ("8EiB" does not exist; "8388608TiB" overflows).
+ * Byte counts follow Go's parseByteCount: ^[+-]?[0-9]+(([KMGT]i)?B)?$ (case-sensitive,
+ * powers of two, no fractions, no space before the unit), not negative ("-0" is 0), and
+ * the result must fit in int64 (no PiB or EiB; "8388608TiB" overflows).
+ * Go releases before 1.26 parsed GOGC with a runtime-private atoi that rejected '+' and
+ * read a lone "-" as 0; cairn follows the current rules (strconv.ParseInt).
  */
 
 /* Flag form: "off" → ALLOC_HEAP_PERCENT_OFF; an int32 → itself (negative → OFF).
@@ -223,7 +225,8 @@ int alloc_configure(const char *flag_heap_percent, const char *flag_memory_limit
                     size_t err_cap);
 
 /* alloc_format_bytes — IEC text for a byte count: "512 B", "1.5 KiB", "256 MiB",
- * "off" for ALLOC_NO_LIMIT-sized values (≥ 2^63−1). Returns snprintf's result. */
+ * one decimal at most; "unlimited" for values ≥ 2^63−1 (ALLOC_NO_LIMIT, UINT64_MAX).
+ * Returns snprintf's result. */
 int alloc_format_bytes(uint64_t bytes, char *buf, size_t cap);
 
 /* ---------------------------------------------------------------- reclaimer --------- */
@@ -275,9 +278,12 @@ int alloc_maybe_reclaim(void);
  * `cairnctl memory reclaim` and tests. Returns the bytes the callbacks released. */
 size_t alloc_reclaim_now(size_t bytes_wanted);
 
+/* Memory in use is read from /proc/self/statm at most this often (in between, it is the
+ * last sample plus the accounted heap's growth). */
 #define ALLOC_RSS_SAMPLE_MS 10
-#define ALLOC_CPU_WINDOW_MS 1000 /* reclaim may use about half of each such window */
-#define ALLOC_CPU_BURST_MS  100  /* ...plus this much saved-up burst */
+/* CPU budget: reclaim work earns half of wall-clock time and may save up this much, so
+ * over any span T it uses at most T/2 + 100 ms. */
+#define ALLOC_CPU_BURST_MS 100
 
 /* ---------------------------------------------------------------- admission --------- */
 

@@ -8,9 +8,17 @@
  * Bump allocation hides overruns from ASan and valgrind, which only see whole chunks, so
  * the arena tells them what it hands out: under ASan each allocation is unpoisoned exactly
  * and followed by a poisoned redzone; under valgrind the arena is a memcheck mempool.
+ *
+ * Under valgrind the arena takes its chunks from malloc instead of a mimalloc heap:
+ * Debian's libmimalloc exports mi_malloc, mi_free and mi_usable_size as aliases of
+ * malloc, free and malloc_usable_size, so valgrind redirects them to its own allocator
+ * while mi_heap_malloc stays native, and the two cannot be mixed (mi_free of a heap block
+ * is an "invalid free", mi_usable_size says 0). malloc'd chunks are real valgrind blocks,
+ * so leaks and overruns of whole chunks are reported too.
  */
 #include "alloc_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -39,7 +47,16 @@
 #endif
 #endif
 
-#ifndef ARENA_VALGRIND
+#ifdef ARENA_VALGRIND
+static bool system_chunks(void)
+{
+    return RUNNING_ON_VALGRIND != 0;
+}
+#else
+static bool system_chunks(void)
+{
+    return false;
+}
 #define VALGRIND_CREATE_MEMPOOL(pool, rz, zeroed) ((void)0)
 #define VALGRIND_DESTROY_MEMPOOL(pool)            ((void)0)
 #define VALGRIND_MEMPOOL_ALLOC(pool, p, n)        ((void)0)
@@ -64,7 +81,7 @@ static size_t round_up(size_t n)
 
 static void check_owner(const struct alloc_arena *a)
 {
-    CAIRN_ASSERT(a != NULL && a->heap != NULL);
+    CAIRN_ASSERT(a != NULL && (a->heap != NULL || system_chunks()));
     CAIRN_ASSERT(pthread_equal(a->owner, pthread_self())); /* heaps are thread-owned */
 }
 
@@ -75,11 +92,12 @@ int alloc_arena_create(const struct alloc_arena_config *config, struct alloc_are
     if ((unsigned)config->subsys >= ALLOC_SUBSYS_COUNT || chunk < CHUNK_MIN_BYTES ||
         chunk > CHUNK_MAX_BYTES)
         return CAIRN_EINVAL;
-    struct alloc_arena *a = mi_zalloc(sizeof(*a));
+    bool sys = system_chunks();
+    struct alloc_arena *a = sys ? calloc(1, sizeof(*a)) : mi_zalloc(sizeof(*a));
     if (a == NULL)
         return CAIRN_ENOMEM;
-    a->heap = mi_heap_new();
-    if (a->heap == NULL) {
+    a->heap = sys ? NULL : mi_heap_new();
+    if (a->heap == NULL && !sys) {
         mi_free(a);
         return CAIRN_ENOMEM;
     }
@@ -89,11 +107,15 @@ int alloc_arena_create(const struct alloc_arena_config *config, struct alloc_are
     a->max_bytes = config->max_bytes;
     int rc = alloc_thread_arena_link(a);
     if (rc != 0) {
-        mi_heap_delete(a->heap);
-        mi_free(a);
+        if (sys) {
+            free(a);
+        } else {
+            mi_heap_delete(a->heap);
+            mi_free(a);
+        }
         return rc;
     }
-    a->held_bytes = mi_usable_size(a);
+    a->held_bytes = sys ? sizeof(*a) : mi_usable_size(a);
     alloc_account_add(a->subsys, a->held_bytes);
     alloc_arena_pb_init(a);
     VALGRIND_CREATE_MEMPOOL(a, ARENA_REDZONE, 0);
@@ -110,10 +132,10 @@ static struct alloc_chunk *chunk_new(struct alloc_arena *a, size_t need)
         return NULL;
     if (a->max_bytes != 0 && (want > a->max_bytes || a->held_bytes > a->max_bytes - want))
         return NULL;
-    struct alloc_chunk *c = mi_heap_malloc(a->heap, want);
+    struct alloc_chunk *c = a->heap != NULL ? mi_heap_malloc(a->heap, want) : malloc(want);
     if (c == NULL)
         return NULL;
-    c->held_bytes = mi_usable_size(c);
+    c->held_bytes = a->heap != NULL ? mi_usable_size(c) : want;
     c->payload_bytes = c->held_bytes - HEADER_BYTES;
     c->next = a->chunks;
     a->chunks = c;
@@ -187,7 +209,10 @@ static void chunk_release(struct alloc_arena *a, struct alloc_chunk *c)
     a->held_bytes -= c->held_bytes;
     a->n_chunks--;
     alloc_account_sub(a->subsys, c->held_bytes);
-    mi_free(c);
+    if (a->heap != NULL)
+        mi_free(c);
+    else
+        free(c);
 }
 
 void alloc_arena_reset(struct alloc_arena *a)
@@ -234,6 +259,14 @@ void alloc_arena_destroy(struct alloc_arena *a)
     }
     alloc_thread_arena_unlink(a);
     alloc_account_sub(a->subsys, a->held_bytes);
+    if (a->heap == NULL) {
+        for (struct alloc_chunk *c = a->chunks, *next; c != NULL; c = next) {
+            next = c->next;
+            free(c);
+        }
+        free(a);
+        return;
+    }
     mi_heap_destroy(a->heap); /* frees every chunk at once */
     mi_free(a);
 }

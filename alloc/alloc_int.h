@@ -36,7 +36,7 @@ struct alloc_chunk {
 struct alloc_thread;
 
 struct alloc_arena {
-    mi_heap_t *heap; /* owned; created on the owner thread */
+    mi_heap_t *heap; /* owned; created on the owner thread; NULL under valgrind */
     pthread_t owner;
     struct alloc_thread *thread; /* owner's registry record, or NULL */
     struct alloc_arena *next_in_thread;

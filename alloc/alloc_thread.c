@@ -83,7 +83,8 @@ static void collect_heaps(struct alloc_thread *t)
         unsigned n = 0;
         for (struct alloc_arena *a = t->arenas; a != NULL; a = a->next_in_thread) {
             CAIRN_ASSERT(++n <= t->n_arenas);
-            mi_heap_collect(a->heap, true);
+            if (a->heap != NULL) /* NULL: malloc'd chunks, under valgrind */
+                mi_heap_collect(a->heap, true);
         }
     }
     mi_collect(true); /* this thread's default heap, plus abandoned segments */

@@ -203,6 +203,18 @@ int store_batch_apply(struct store_batch *b, uint64_t index, uint64_t term,
                       const struct store_op *op, ProtobufCAllocator *arena,
                       struct store_result *res);
 
+/*
+ * Server-owned tables (auth users/roles, membership, ...) in the aux database: key/value
+ * pairs under a table id. Writes belong to entry index: they happen only if that entry is
+ * applied (not skipped) by a store_batch_apply earlier in the same batch, so replays stay
+ * idempotent. Keys up to STORE_AUX_KEY_MAX bytes; key and value memory as for the batch.
+ */
+#define STORE_AUX_KEY_MAX 500
+int store_batch_aux_put(struct store_batch *b, uint64_t index, uint8_t table, const uint8_t *key,
+                        size_t key_len, const uint8_t *val, size_t val_len);
+int store_batch_aux_del(struct store_batch *b, uint64_t index, uint8_t table, const uint8_t *key,
+                        size_t key_len);
+
 /* Performs the batch, commits and syncs; frees the batch either way. 0 = durable. */
 int store_batch_commit(struct store_batch *b);
 
@@ -264,6 +276,14 @@ int store_watch_history(struct store_read *r, const uint8_t *key, size_t key_len
 int store_hash_kv(struct store_read *r, int64_t revision, uint32_t *hash, int64_t *compact_rev,
                   int64_t *hash_rev);
 
+/* Visit every stored revision in (main, sub) order up to the read's revision, as etcd's
+ * "key" bucket holds them (below the compacted revision: only what etcd's compaction keeps).
+ * kv points into the map (valid during the call only); a tombstone carries only the key.
+ * fn returns 0 to go on or a negative code to stop with it. For etcd-format snapshots. */
+typedef int (*store_export_fn)(void *arg, struct store_rev rev, int tombstone,
+                               const Mvccpb__KeyValue *kv);
+int store_export_revisions(struct store_read *r, store_export_fn fn, void *arg);
+
 /* Leases as stored (remaining TTL is a checkpoint, 0 = none; expiry is the leader's). */
 struct store_lease {
     int64_t id;
@@ -279,6 +299,14 @@ int store_lease_get(struct store_read *r, int64_t id, struct store_lease *lease,
 int store_lease_scan(struct store_read *r, int64_t after_id, struct store_lease *out, size_t max,
                      size_t *n);
 
+/* An aux value (zero copy, valid until store_read_end); CAIRN_ENOTFOUND if absent. */
+int store_aux_get(struct store_read *r, uint8_t table, const uint8_t *key, size_t key_len,
+                  ProtobufCBinaryData *val);
+/* Entries of table with key > after (after_len 0: from the first), in key order, at most max
+ * into keys[] / vals[] (zero copy). */
+int store_aux_scan(struct store_read *r, uint8_t table, const uint8_t *after, size_t after_len,
+                   ProtobufCBinaryData *keys, ProtobufCBinaryData *vals, size_t max, size_t *n);
+
 /* All active alarms, ordered by (member, type), from arena (alarm GET). */
 int store_alarm_list(struct store_read *r, ProtobufCAllocator *arena,
                      Etcdserverpb__AlarmResponse **out);
@@ -290,6 +318,8 @@ struct store_size {
     uint64_t in_use_bytes; /* db_bytes minus free pages (etcd's dbSizeInUse) */
     uint64_t map_bytes;    /* current map size */
     uint64_t quota_bytes;
+    uint64_t map_grows;   /* times the map grew since open */
+    uint64_t batch_redos; /* batches performed again after MDB_MAP_FULL since open */
 };
 int store_size(struct store *s, struct store_size *out);
 

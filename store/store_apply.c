@@ -483,6 +483,8 @@ int store_wtx_apply(struct store_wtx *w, uint64_t index, uint64_t term, const st
     if (rc != 0)
         return rc;
     CAIRN_ASSERT(res->err == 0 || w->rev == rev_before); /* a refused request changes nothing */
+    if (w->first_done == 0)
+        w->first_done = index;
     w->applied = index;
     w->applied_term = term;
     w->dirty = 1;
@@ -495,4 +497,9 @@ int store_wtx_apply(struct store_wtx *w, uint64_t index, uint64_t term, const st
         res->n_events = w->n_ev;
     }
     return 0;
+}
+
+int store_wtx_did_apply(const struct store_wtx *w, uint64_t index)
+{
+    return w->first_done != 0 && index >= w->first_done && index <= w->applied;
 }

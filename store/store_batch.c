@@ -126,6 +126,36 @@ int store_batch_set_ids(struct store_batch *b, uint64_t cluster_id, uint64_t mem
     return 0;
 }
 
+static int aux_rec(struct store_batch *b, enum store_batch_rec_kind kind, uint64_t index,
+                   uint8_t table, const uint8_t *key, size_t key_len, const uint8_t *val,
+                   size_t val_len)
+{
+    if (key_len > STORE_AUX_KEY_MAX)
+        return CAIRN_ETOOLARGE;
+    struct store_batch_rec *r = rec_add(b, kind);
+    if (r == NULL)
+        return CAIRN_ENOMEM;
+    r->aux.index = index;
+    r->aux.table = table;
+    r->aux.key = key;
+    r->aux.key_len = key_len;
+    r->aux.val = val;
+    r->aux.val_len = val_len;
+    return 0;
+}
+
+int store_batch_aux_put(struct store_batch *b, uint64_t index, uint8_t table, const uint8_t *key,
+                        size_t key_len, const uint8_t *val, size_t val_len)
+{
+    return aux_rec(b, STORE_REC_AUX_PUT, index, table, key, key_len, val, val_len);
+}
+
+int store_batch_aux_del(struct store_batch *b, uint64_t index, uint8_t table, const uint8_t *key,
+                        size_t key_len)
+{
+    return aux_rec(b, STORE_REC_AUX_DEL, index, table, key, key_len, NULL, 0);
+}
+
 int store_batch_apply(struct store_batch *b, uint64_t index, uint64_t term,
                       const struct store_op *op, ProtobufCAllocator *arena,
                       struct store_result *res)
@@ -183,6 +213,12 @@ static int perform(struct store_batch *b, MDB_txn *txn, struct store_wtx *w)
         }
         case STORE_REC_IDS:
             rc = store_meta_put_u64s(txn, &s->db, STORE_META_IDS, r->ids, 2);
+            break;
+        case STORE_REC_AUX_PUT:
+        case STORE_REC_AUX_DEL:
+            /* only with its entry: a replayed (skipped) entry must not write again */
+            if (store_wtx_did_apply(w, r->aux.index))
+                rc = store_aux_do(txn, &s->db, r);
             break;
         }
     }

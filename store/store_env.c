@@ -495,6 +495,8 @@ int store_size(struct store *s, struct store_size *out)
     out->db_bytes = store_db_bytes(s);
     out->map_bytes = s->map_bytes;
     out->quota_bytes = s->cfg.quota_bytes;
+    out->map_grows = s->map_grows;
+    out->batch_redos = s->batch_retries;
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     uint64_t free_pages = 0;

@@ -67,6 +67,8 @@ enum store_batch_rec_kind {
     STORE_REC_APPLY,
     STORE_REC_LOG_COMPACT,
     STORE_REC_IDS,
+    STORE_REC_AUX_PUT,
+    STORE_REC_AUX_DEL,
 };
 
 struct store_batch_rec {
@@ -86,6 +88,12 @@ struct store_batch_rec {
         } apply;
         uint64_t index;
         uint64_t ids[2];
+        struct {
+            uint64_t index;
+            uint8_t table;
+            const uint8_t *key, *val;
+            size_t key_len, val_len;
+        } aux;
     };
 };
 
@@ -225,6 +233,9 @@ void store_wtx_free(struct store_wtx *w);
 int store_wtx_apply(struct store_wtx *w, uint64_t index, uint64_t term, const struct store_op *op,
                     ProtobufCAllocator *arena, struct store_result *res);
 int store_wtx_finish(struct store_wtx *w); /* writes revision / applied index */
+/* 1 if entry index was applied (not skipped) by this txn. */
+int store_wtx_did_apply(const struct store_wtx *w, uint64_t index);
+int store_aux_do(MDB_txn *txn, const struct store_dbs *db, const struct store_batch_rec *r);
 
 /* ---- store_hash.c ---- */
 uint32_t store_crc32c(uint32_t crc, const uint8_t *p, size_t n);

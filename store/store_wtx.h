@@ -19,6 +19,7 @@ struct store_wtx {
     uint64_t applied, applied_term;
     int nospace, corrupt;
     int dirty;
+    uint64_t first_done; /* entries [first_done, applied] were applied by this txn */
     /* the write in progress (etcd's storeTxnWrite) */
     ProtobufCAllocator *arena;
     int64_t op_main;

@@ -180,6 +180,18 @@ static void test_ignore_value_and_lease(void **state)
     p.key = bin("k");
     p.ignore_value = 1;
     struct store_op op = {.kind = STORE_OP_PUT, .put = &p};
+    assert_int_equal(store_check_put(&p), 0);
+    p.value = bin("v");
+    assert_int_equal(store_check_put(&p), CAIRN_EVALUEPROVIDED);
+    p.value = bin("");
+    p.ignore_lease = 1;
+    p.lease = 3;
+    assert_int_equal(store_check_put(&p), CAIRN_ELEASEPROVIDED);
+    p.ignore_lease = 0;
+    p.lease = 0;
+    p.key = bin("");
+    assert_int_equal(store_check_put(&p), CAIRN_EEMPTYKEY);
+    p.key = bin("k");
     assert_int_equal(tu_apply(f->s, &op, f->a, &res), 0);
     assert_int_equal(res.err, CAIRN_EKEYNOTFOUND);
     assert_int_equal(res.revision, 1);
@@ -579,6 +591,8 @@ static void test_map_growth(void **state)
     }
     assert_int_equal(store_size(f->s, &sz1), 0);
     assert_true(sz1.map_bytes > sz0.map_bytes);
+    assert_true(sz1.batch_redos >= 1); /* MDB_MAP_FULL mid-batch: grown and redone */
+    assert_true(sz1.map_grows >= 1);
     assert_true(sz1.db_bytes > (uint64_t)N * 1000);
     int err;
     Etcdserverpb__RangeResponse *rr = tu_range(f->s, "key", "kez", 0, 1, f->a, &err);
@@ -586,6 +600,48 @@ static void test_map_growth(void **state)
     free(reqs);
     free(ops);
     free(res);
+}
+
+static void test_aux_tables(void **state)
+{
+    struct fx *f = *state;
+    struct store_result res[3];
+    struct store_op noop = {.kind = STORE_OP_NOOP};
+    struct store_batch *b;
+    const uint8_t *k1 = (const uint8_t *)"alice", *k2 = (const uint8_t *)"bob";
+    assert_int_equal(store_batch_begin(f->s, 0, &b), 0);
+    assert_int_equal(store_batch_apply(b, 1, 1, &noop, NULL, &res[0]), 0);
+    assert_int_equal(store_batch_aux_put(b, 1, 7, k1, 5, (const uint8_t *)"v1", 2), 0);
+    assert_int_equal(store_batch_aux_put(b, 1, 7, k2, 3, (const uint8_t *)"v2", 2), 0);
+    assert_int_equal(store_batch_aux_put(b, 1, 8, k1, 5, (const uint8_t *)"other", 5), 0);
+    assert_int_equal(store_batch_commit(b), 0);
+    /* entry 2 deletes bob; then entry 1 is replayed: its write must not come back */
+    assert_int_equal(store_batch_begin(f->s, 0, &b), 0);
+    assert_int_equal(store_batch_apply(b, 2, 1, &noop, NULL, &res[1]), 0);
+    assert_int_equal(store_batch_aux_del(b, 2, 7, k2, 3), 0);
+    assert_int_equal(store_batch_commit(b), 0);
+    assert_int_equal(store_batch_begin(f->s, 0, &b), 0);
+    assert_int_equal(store_batch_apply(b, 1, 1, &noop, NULL, &res[2]), 0);
+    assert_int_equal(store_batch_aux_put(b, 1, 7, k2, 3, (const uint8_t *)"v2", 2), 0);
+    assert_int_equal(store_batch_commit(b), 0);
+    assert_true(res[2].skipped);
+
+    struct store_read *r;
+    ProtobufCBinaryData v, keys[4], vals[4];
+    size_t n;
+    assert_int_equal(store_read_begin(f->s, &r), 0);
+    assert_int_equal(store_aux_get(r, 7, k1, 5, &v), 0);
+    assert_true(bin_is(v, "v1"));
+    assert_int_equal(store_aux_get(r, 7, k2, 3, &v), CAIRN_ENOTFOUND);
+    assert_int_equal(store_aux_scan(r, 7, NULL, 0, keys, vals, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(bin_is(keys[0], "alice"));
+    assert_int_equal(store_aux_scan(r, 8, NULL, 0, keys, vals, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(bin_is(vals[0], "other"));
+    assert_int_equal(store_aux_scan(r, 8, k1, 5, keys, vals, 4, &n), 0);
+    assert_int_equal(n, 0);
+    store_read_end(r);
 }
 
 int main(void)
@@ -602,6 +658,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_growth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aux_tables, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

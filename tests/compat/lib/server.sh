@@ -12,7 +12,11 @@
 #   compat_ctl ARGS...              etcdctl against the running server
 #   compat_track_pid PID            kill PID (if still alive) at exit
 #   compat_wait_for DESC TRIES CMD  poll CMD (every 0.1 s) until it succeeds, bounded
-#   compat_fail MSG / compat_check DESC CMD...   assertions
+#   compat_check DESC CMD...        assert CMD succeeds;  compat_eq DESC EXPECTED ACTUAL
+#   compat_fail MSG                 record a failure (counts from subshells too)
+#   compat_finish                   exit 0 if nothing failed, else 1 with the server log tail
+#   compat_json FILE EXPR           evaluate a python EXPR over parsed JSON `d` (b64() helper)
+#   compat_healthy / compat_exited PID   conditions for compat_wait_for
 #
 # Promises: only 127.0.0.1, never ports 2379/2380, only processes started here are
 # signalled (by PID), the temp dir is removed at exit unless COMPAT_KEEP=1.
@@ -182,13 +186,11 @@ compat_launch() {
     "${COMPAT_SERVER_FLAGS[@]}" >>"$COMPAT_LOG" 2>&1 &
   COMPAT_PID=$!
   compat_track_pid "$COMPAT_PID"
-  # $! must be the server itself (not a subshell), or signals would miss it.
-  if [ "$(readlink "/proc/$COMPAT_PID/exe" 2>/dev/null)" = "$(readlink -f "$COMPAT_SERVER")" ]; then
-    :
-  else
-    # The exec may not have happened yet; give it a bounded moment before judging.
-    compat_wait_for "exec of $COMPAT_SERVER" 50 compat_is_server "$COMPAT_PID" ||
-      compat_die "pid $COMPAT_PID is not $COMPAT_SERVER"
+  # $! should be the server itself (not a subshell), or signals would miss it. A wrapper
+  # (valgrind, a script that does not exec) is allowed but flagged.
+  if ! compat_wait_for "exec of $COMPAT_SERVER" 20 compat_is_server "$COMPAT_PID"; then
+    compat_log "warning: pid $COMPAT_PID is not $COMPAT_SERVER itself (a wrapper?);" \
+      "signals go to the wrapper"
   fi
 }
 
@@ -244,6 +246,8 @@ compat_server_kill9() {
 compat_server_stop() {
   local rc=0
   [ -n "$COMPAT_PID" ] || return 0
+  local t0
+  t0=$(date +%s%N)
   kill -TERM "$COMPAT_PID" 2>/dev/null
   # A reaped child would still answer kill -0 until waited for, so poll /proc state.
   if ! compat_wait_for "server $COMPAT_PID exit" "$COMPAT_STOP_TRIES" compat_exited "$COMPAT_PID"; then
@@ -252,6 +256,8 @@ compat_server_stop() {
     rc=1
   fi
   wait "$COMPAT_PID" 2>/dev/null
+  # Logged, not asserted (timing is no correctness check on a shared machine).
+  compat_log "server $COMPAT_PID stopped $((($(date +%s%N) - t0) / 1000000)) ms after SIGTERM"
   COMPAT_PID=
   return $rc
 }

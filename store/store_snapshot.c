@@ -134,6 +134,12 @@ int store_snapshot_begin(struct store *s, struct store_snapshot **out,
                          struct raft_snapshot_meta *meta, uint64_t *size_bytes)
 {
     CAIRN_ASSERT(s != NULL && out != NULL && meta != NULL);
+    /* The copy holds the reader gate throughout, and the map cannot grow while it does: a
+     * batch needing more map would wait for the copy. Make room first. */
+    pthread_mutex_lock(&s->write_mu);
+    if (store_db_bytes(s) > s->map_bytes / 2 && s->map_bytes < s->map_max_bytes)
+        (void)store_map_grow(s); /* best effort: a batch can still grow it later */
+    pthread_mutex_unlock(&s->write_mu);
     struct store_snapshot *ss = calloc(1, sizeof(*ss));
     if (ss == NULL)
         return CAIRN_ENOMEM;

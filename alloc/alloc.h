@@ -281,6 +281,10 @@ size_t alloc_reclaim_now(size_t bytes_wanted);
 /* Memory in use is read from /proc/self/statm at most this often (in between, it is the
  * last sample plus the accounted heap's growth). */
 #define ALLOC_RSS_SAMPLE_MS 10
+/* Pressure mode: from this share of the memory limit up, mimalloc returns freed pages to
+ * the OS at once instead of after its decommit delay; back to normal under the second. */
+#define ALLOC_PRESSURE_ON_PERCENT  90
+#define ALLOC_PRESSURE_OFF_PERCENT 80
 /* CPU budget: reclaim work earns half of wall-clock time and may save up this much, so
  * over any span T it uses at most T/2 + 100 ms. */
 #define ALLOC_CPU_BURST_MS 100
@@ -338,6 +342,8 @@ struct alloc_stats {
     uint64_t thread_collects;   /* collects run by registered threads on request */
     uint64_t thread_collect_ns; /* their total time */
     uint64_t page_returns;      /* delayed second collects after a cycle */
+    uint64_t pressure_entries;  /* times memory in use crossed into pressure mode */
+    int memory_pressure;        /* 1 while in pressure mode (eager page return) */
     uint32_t threads_registered;
     uint32_t reclaimers_registered;
 };

@@ -47,16 +47,7 @@
 #endif
 #endif
 
-#ifdef ARENA_VALGRIND
-static bool system_chunks(void)
-{
-    return RUNNING_ON_VALGRIND != 0;
-}
-#else
-static bool system_chunks(void)
-{
-    return false;
-}
+#ifndef ARENA_VALGRIND
 #define VALGRIND_CREATE_MEMPOOL(pool, rz, zeroed) ((void)0)
 #define VALGRIND_DESTROY_MEMPOOL(pool)            ((void)0)
 #define VALGRIND_MEMPOOL_ALLOC(pool, p, n)        ((void)0)
@@ -81,7 +72,7 @@ static size_t round_up(size_t n)
 
 static void check_owner(const struct alloc_arena *a)
 {
-    CAIRN_ASSERT(a != NULL && (a->heap != NULL || system_chunks()));
+    CAIRN_ASSERT(a != NULL && (a->heap != NULL || alloc_use_system_malloc()));
     CAIRN_ASSERT(pthread_equal(a->owner, pthread_self())); /* heaps are thread-owned */
 }
 
@@ -92,7 +83,7 @@ int alloc_arena_create(const struct alloc_arena_config *config, struct alloc_are
     if ((unsigned)config->subsys >= ALLOC_SUBSYS_COUNT || chunk < CHUNK_MIN_BYTES ||
         chunk > CHUNK_MAX_BYTES)
         return CAIRN_EINVAL;
-    bool sys = system_chunks();
+    bool sys = alloc_use_system_malloc();
     struct alloc_arena *a = sys ? calloc(1, sizeof(*a)) : mi_zalloc(sizeof(*a));
     if (a == NULL)
         return CAIRN_ENOMEM;

@@ -140,6 +140,10 @@ uint64_t alloc_pacer_in_use(uint64_t heap_now, uint64_t now_ns, bool force);
 /* The current goal for heap_now (samples memory in use only when a limit is set). */
 void alloc_pacer_goal(uint64_t heap_now, uint64_t now_ns, struct alloc_goal *out);
 void alloc_pacer_cycle_end(uint64_t heap_after);
+/* Enter or leave pressure mode (eager decommit) for this memory-in-use figure. */
+void alloc_pacer_pressure_update(uint64_t in_use);
+bool alloc_pacer_in_pressure(void);
+uint64_t alloc_pacer_pressure_entries(void);
 uint64_t alloc_pacer_live_after_cycle(void);
 uint64_t alloc_pacer_rss_peak(void);
 void alloc_pacer_reset(void);
@@ -184,6 +188,12 @@ void alloc_stats_reset(void);
 /* ---------------------------------------------------------------- accounting -------- */
 
 void alloc_account_reset(void);
+/* Collect the calling thread's per-subsystem heaps (owner thread only). */
+void alloc_account_collect_thread(void);
+/* True under valgrind: mi_malloc/mi_free/mi_usable_size are aliases of malloc/free/
+ * malloc_usable_size in Debian's libmimalloc, which valgrind redirects to its own
+ * allocator, while mi_heap_* stay native; alloc/ then avoids mi_heap_* altogether. */
+bool alloc_use_system_malloc(void);
 
 /* ---------------------------------------------------------------- testing hooks ----- */
 

@@ -6,6 +6,14 @@
  * Memory in use is sampled from /proc/self/statm at most every ALLOC_RSS_SAMPLE_MS (a
  * syscall of a few µs); in between it is estimated as the sample plus the accounted
  * heap's growth since, so a fast-growing heap is seen without waiting for the next sample.
+ *
+ * Pressure mode, near the limit: mimalloc 2.0.9 delays returning a freed span to the OS
+ * (decommit_delay, 25 ms) and then does it only when the thread next allocates a page
+ * from that segment; a collect does not. Far from the limit that saves syscalls; near it,
+ * freed pages may stay resident indefinitely. So while memory in use is above
+ * ALLOC_PRESSURE_ON_PERCENT of the limit, mimalloc returns spans eagerly (delay 0), until
+ * use falls under ALLOC_PRESSURE_OFF_PERCENT. Go's scavenger likewise works harder as the
+ * heap nears GOMEMLIMIT.
  */
 #include "alloc_int.h"
 
@@ -19,7 +27,10 @@ static _Atomic uint64_t sample_ns;   /* 0 = never sampled */
 static _Atomic uint64_t sample_anon; /* memory in use at the sample */
 static _Atomic uint64_t sample_heap; /* accounted heap at the sample */
 static _Atomic uint64_t rss_peak;
-static _Atomic int sampling; /* one sampler at a time */
+static _Atomic int sampling;              /* one sampler at a time */
+static _Atomic int pressure;              /* 1: mimalloc decommits eagerly */
+static _Atomic long normal_delay_ms = -1; /* mimalloc's delay before pressure mode */
+static _Atomic uint64_t pressure_entries;
 
 int32_t alloc_set_heap_percent(int32_t percent)
 {
@@ -100,6 +111,50 @@ void alloc_pacer_goal(uint64_t heap_now, uint64_t now_ns, struct alloc_goal *out
     CAIRN_ASSERT(out->goal_bytes <= out->percent_goal_bytes);
 }
 
+static void set_pressure(bool on)
+{
+    int was = !on;
+    if (!atomic_compare_exchange_strong(&pressure, &was, on))
+        return; /* another thread switched it already */
+    if (on) {
+        atomic_store(&normal_delay_ms, mi_option_get(mi_option_decommit_delay));
+        mi_option_set(mi_option_decommit_delay, 0);
+        atomic_fetch_add(&pressure_entries, 1);
+    } else {
+        long normal = atomic_load(&normal_delay_ms);
+        CAIRN_ASSERT(normal >= 0);
+        mi_option_set(mi_option_decommit_delay, normal);
+    }
+}
+
+void alloc_pacer_pressure_update(uint64_t in_use)
+{
+    int64_t limit = alloc_get_memory_limit();
+    bool on = atomic_load_explicit(&pressure, memory_order_relaxed) != 0;
+    if (limit == ALLOC_NO_LIMIT) {
+        if (on)
+            set_pressure(false);
+        return;
+    }
+    CAIRN_ASSERT(limit >= 0);
+    uint64_t enter = (uint64_t)limit / 100 * ALLOC_PRESSURE_ON_PERCENT;
+    uint64_t leave = (uint64_t)limit / 100 * ALLOC_PRESSURE_OFF_PERCENT;
+    if (!on && in_use >= enter)
+        set_pressure(true);
+    else if (on && in_use < leave)
+        set_pressure(false);
+}
+
+bool alloc_pacer_in_pressure(void)
+{
+    return atomic_load_explicit(&pressure, memory_order_relaxed) != 0;
+}
+
+uint64_t alloc_pacer_pressure_entries(void)
+{
+    return atomic_load_explicit(&pressure_entries, memory_order_relaxed);
+}
+
 void alloc_pacer_cycle_end(uint64_t heap_after)
 {
     atomic_store_explicit(&live_after_cycle, heap_after, memory_order_relaxed);
@@ -117,6 +172,9 @@ uint64_t alloc_pacer_rss_peak(void)
 
 void alloc_pacer_reset(void)
 {
+    if (atomic_load(&pressure))
+        set_pressure(false);
+    atomic_store(&pressure_entries, 0);
     atomic_store(&heap_percent, ALLOC_HEAP_PERCENT_DEFAULT);
     atomic_store(&memory_limit, ALLOC_NO_LIMIT);
     atomic_store(&live_after_cycle, 0);

@@ -7,7 +7,7 @@
  *      it; here the callbacks decide what is garbage), or the excess over the limit;
  *   2. asks every registered thread to collect its heaps (a flag their loops poll) and
  *      collects the calling thread's own heaps at once;
- *   3. records the live heap after the cycle (the next percent goal grows from it), times
+ *   3. records the live heap that survived the cycle (the next percent goal grows from it), times
  *      the pause, charges the CPU budget, and schedules a second collect after mimalloc's
  *      decommit delay, because the last pages go back to the OS only then.
  * alloc_maybe_reclaim decides whether to run one; it costs a clock read and a few atomic
@@ -143,10 +143,16 @@ static size_t cycle_locked(enum alloc_cycle_reason reason, size_t bytes_wanted, 
 {
     CAIRN_ASSERT(!in_cycle);
     CAIRN_ASSERT((unsigned)reason < ALLOC_CYCLE_REASON_COUNT);
+    uint64_t heap_start = alloc_live_total_bytes();
     size_t released = bytes_wanted > 0 ? call_releasers(bytes_wanted) : 0;
     alloc_thread_request_collect();
     alloc_thread_collect_self();
-    alloc_pacer_cycle_end(alloc_live_total_bytes());
+    /* what survived of the heap the cycle started with (Go's "marked"): allocations
+     * made by other threads during the pause are growth toward the next goal, not live
+     * data, or the goal would ratchet up by one pause's allocation every cycle */
+    uint64_t heap_now = alloc_live_total_bytes();
+    uint64_t survived = heap_start > released ? heap_start - released : 0;
+    alloc_pacer_cycle_end(survived < heap_now ? survived : heap_now);
     uint64_t t1 = alloc_now_ns();
     uint64_t pause = t1 > t0 ? t1 - t0 : 0;
     alloc_budget_charge(&budget, pause);
@@ -198,6 +204,8 @@ int alloc_maybe_reclaim(void)
     uint64_t heap = alloc_live_total_bytes();
     struct alloc_goal g;
     alloc_pacer_goal(heap, now, &g);
+    if (g.limit_goal_bytes != UINT64_MAX || alloc_pacer_in_pressure())
+        alloc_pacer_pressure_update(alloc_pacer_in_use(heap, now, false));
     bool requested = atomic_load_explicit(&cycle_requested, memory_order_relaxed) != 0;
     if (!requested && heap < g.goal_bytes) {
         maybe_return_pages(now);

@@ -97,6 +97,8 @@ void alloc_stats_get(struct alloc_stats *out)
     out->thread_collects = LOAD(thread_collects);
     out->thread_collect_ns = LOAD(thread_collect_ns);
     out->page_returns = LOAD(page_returns);
+    out->pressure_entries = alloc_pacer_pressure_entries();
+    out->memory_pressure = alloc_pacer_in_pressure() ? 1 : 0;
     out->threads_registered = alloc_thread_count();
     out->reclaimers_registered = alloc_reclaimer_count();
     CAIRN_ASSERT(out->pause_p50_ns <= out->pause_max_ns);

@@ -87,7 +87,8 @@ static void collect_heaps(struct alloc_thread *t)
                 mi_heap_collect(a->heap, true);
         }
     }
-    mi_collect(true); /* this thread's default heap, plus abandoned segments */
+    alloc_account_collect_thread(); /* its per-subsystem heaps */
+    mi_collect(true);               /* its default heap, plus abandoned segments */
 }
 
 void alloc_thread_collect_self(void)

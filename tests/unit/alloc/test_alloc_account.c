@@ -131,6 +131,55 @@ static void test_cross_thread_free(void **state)
     assert_true(alloc_live_total_bytes() == 0);
 }
 
+/* Blocks of different subsystems live on different pages, so freeing one subsystem's
+ * blocks frees whole pages even when the allocations were interleaved. */
+#define SEG_BLOCKS 40000 /* × 1 KiB per subsystem */
+
+struct seg_result {
+    uint64_t anon_before, anon_after;
+};
+
+static void *segregation_thread(void *arg)
+{
+    struct seg_result *r = arg;
+    static void *cache[SEG_BLOCKS], *leases[SEG_BLOCKS];
+    for (size_t i = 0; i < SEG_BLOCKS; i++) { /* interleaved, as on a node thread */
+        cache[i] = alloc_malloc(ALLOC_SUBSYS_RAFT_ENTRY_CACHE, 1000);
+        leases[i] = alloc_malloc(ALLOC_SUBSYS_LEASES, 1000);
+        CAIRN_ASSERT(cache[i] != NULL && leases[i] != NULL);
+        memset(cache[i], 1, 1000);
+        memset(leases[i], 2, 1000);
+    }
+    uint64_t rss = 0;
+    CAIRN_ASSERT(alloc_rss_sample(&rss, &r->anon_before) == 0);
+    for (size_t i = 0; i < SEG_BLOCKS; i++) /* the cache is trimmed, the leases stay */
+        alloc_free(ALLOC_SUBSYS_RAFT_ENTRY_CACHE, cache[i]);
+    alloc_thread_collect_self();
+    CAIRN_ASSERT(alloc_rss_sample(&rss, &r->anon_after) == 0);
+    for (size_t i = 0; i < SEG_BLOCKS; i++)
+        alloc_free(ALLOC_SUBSYS_LEASES, leases[i]);
+    return NULL;
+}
+
+static void test_subsystems_do_not_share_pages(void **state)
+{
+    (void)state;
+    alloc_testing_reset();
+    /* eager page return (what pressure mode does), so the collect's effect is visible */
+    long delay = mi_option_get(mi_option_decommit_delay);
+    mi_option_set(mi_option_decommit_delay, 0);
+    struct seg_result r = {0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, segregation_thread, &r), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    mi_option_set(mi_option_decommit_delay, delay);
+    uint64_t freed = (uint64_t)SEG_BLOCKS * 1000;
+    assert_true(r.anon_before > r.anon_after);
+    /* most of the trimmed cache's memory went back to the OS despite the interleaving */
+    assert_true(r.anon_before - r.anon_after > freed / 2);
+    assert_true(alloc_live_total_bytes() == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_manual_charges),
         cmocka_unit_test(test_concurrent_counters),
         cmocka_unit_test(test_cross_thread_free),
+        cmocka_unit_test(test_subsystems_do_not_share_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -358,6 +358,44 @@ static void test_delayed_page_return(void **state)
     assert_true(st.page_returns == 1);
 }
 
+static void test_pressure_mode(void **state)
+{
+    (void)state;
+    long normal = mi_option_get(mi_option_decommit_delay);
+    assert_true(normal > 0); /* mimalloc's default (25 ms) */
+    (void)alloc_set_memory_limit((int64_t)(100 * MiB));
+    fake_anon = 85 * MiB; /* under 90 %: normal */
+    assert_int_equal(alloc_maybe_reclaim(), 0);
+    assert_int_equal(mi_option_get(mi_option_decommit_delay), normal);
+    fake_anon = 91 * MiB; /* over 90 %: eager page return */
+    fake_now += 20 * MS;
+    (void)alloc_maybe_reclaim();
+    assert_int_equal(mi_option_get(mi_option_decommit_delay), 0);
+    struct alloc_stats st;
+    alloc_stats_get(&st);
+    assert_int_equal(st.memory_pressure, 1);
+    assert_true(st.pressure_entries == 1);
+    fake_anon = 85 * MiB; /* hysteresis: still above 80 % */
+    fake_now += 20 * MS;
+    (void)alloc_maybe_reclaim();
+    assert_int_equal(mi_option_get(mi_option_decommit_delay), 0);
+    fake_anon = 79 * MiB; /* under 80 %: back to normal */
+    fake_now += 20 * MS;
+    (void)alloc_maybe_reclaim();
+    assert_int_equal(mi_option_get(mi_option_decommit_delay), normal);
+    /* removing the limit leaves pressure mode too */
+    fake_anon = 95 * MiB;
+    fake_now += 20 * MS;
+    (void)alloc_maybe_reclaim();
+    assert_int_equal(mi_option_get(mi_option_decommit_delay), 0);
+    (void)alloc_set_memory_limit(ALLOC_NO_LIMIT);
+    (void)alloc_maybe_reclaim();
+    assert_int_equal(mi_option_get(mi_option_decommit_delay), normal);
+    alloc_stats_get(&st);
+    assert_int_equal(st.memory_pressure, 0);
+    assert_true(st.pressure_entries == 2);
+}
+
 /* --- collection on the owning threads, with the real clock and RSS --- */
 
 struct worker {
@@ -450,6 +488,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limit_trigger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cpu_budget_postpones, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delayed_page_return, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pressure_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_collect_on_owning_thread, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -277,9 +277,12 @@ int store_hash_kv(struct store_read *r, int64_t revision, uint32_t *hash, int64_
                   int64_t *hash_rev);
 
 /* Visit every stored revision in (main, sub) order up to the read's revision, as etcd's
- * "key" bucket holds them (below the compacted revision: only what etcd's compaction keeps).
- * kv points into the map (valid during the call only); a tombstone carries only the key.
- * fn returns 0 to go on or a negative code to stop with it. For etcd-format snapshots. */
+ * "key" bucket holds them (at or below the compacted revision only what a compaction there
+ * keeps: each key's newest revision unless it is a tombstone, whatever the progress of
+ * store_compact_work). kv points into the map (valid during the call only); a tombstone
+ * carries only the key. fn returns 0 to go on or a negative code to stop with it. For
+ * etcd-format snapshots (bolt/): etcd's key is main (8 bytes BE), '_', sub (8 bytes BE),
+ * plus 't' for a tombstone; its value is kv marshalled. */
 typedef int (*store_export_fn)(void *arg, struct store_rev rev, int tombstone,
                                const Mvccpb__KeyValue *kv);
 int store_export_revisions(struct store_read *r, store_export_fn fn, void *arg);
@@ -371,6 +374,24 @@ int store_restore_begin(struct store *s, struct store_restore **out);
 int store_restore_write(struct store_restore *rs, const uint8_t *buf, size_t n);
 int store_restore_finish(struct store_restore *rs, const struct raft_snapshot_meta *meta);
 void store_restore_abort(struct store_restore *rs);
+
+/*
+ * Import (restoring an etcd snapshot read with bolt/): revisions of etcd's "key" bucket in
+ * key order, and leases, go into a new environment beside the store; finish swaps it in
+ * (like restore: this node's hard state and ids are kept) with the given compacted
+ * revision (-1 = none) and applied index/term (the log starts there). Writers are blocked
+ * from begin to finish/abort; abort leaves the store as it was. Errors: CAIRN_EINVAL
+ * (order, a key that is not 17/18 bytes), CAIRN_ECORRUPT (a value that is not a KeyValue),
+ * CAIRN_ETOOLARGE (a key longer than STORE_MAX_KEY_BYTES).
+ */
+struct store_import;
+int store_import_begin(struct store *s, struct store_import **out);
+int store_import_revision(struct store_import *im, const uint8_t *key, size_t key_len,
+                          const uint8_t *val, size_t val_len);
+int store_import_lease(struct store_import *im, int64_t id, int64_t ttl_s, int64_t remaining_ttl_s);
+int store_import_finish(struct store_import *im, int64_t compact_rev, uint64_t applied_index,
+                        uint64_t applied_term);
+void store_import_abort(struct store_import *im);
 
 /* ---- front-end validation (etcd's checks before a request is proposed) ----------------- */
 

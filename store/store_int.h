@@ -237,7 +237,20 @@ int store_wtx_finish(struct store_wtx *w); /* writes revision / applied index */
 int store_wtx_did_apply(const struct store_wtx *w, uint64_t index);
 int store_aux_do(MDB_txn *txn, const struct store_dbs *db, const struct store_batch_rec *r);
 
+/* ---- store_snapshot.c ---- */
+int store_tmp_create(struct store *s, char **path, int *fd); /* dir/data.mdb.tmp.XXXXXX */
+/* A copy as its own environment (no lock file; databases created unless rdonly). */
+int store_copy_env_open(const char *path, int rdonly, uint64_t extra_bytes, MDB_env **env,
+                        struct store_dbs *db);
+/* Empty raft log at the snapshot, this node's hard state and ids (txn of the copy). */
+int store_restore_fixup(struct store *s, MDB_txn *txn, const struct store_dbs *db,
+                        const struct raft_snapshot_meta *meta);
+/* Replaces data.mdb with path; write_mu held; readers are waited for. */
+int store_swap_in(struct store *s, const char *path, uint64_t *reads_blocked_us);
+
 /* ---- store_hash.c ---- */
 uint32_t store_crc32c(uint32_t crc, const uint8_t *p, size_t n);
+int store_etcd_walk(struct store_read *r, int64_t upto, int64_t keep_rev, store_export_fn fn,
+                    void *arg);
 
 #endif /* CAIRN_STORE_INT_H */

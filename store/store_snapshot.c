@@ -32,7 +32,7 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static int tmp_create(struct store *s, char **path, int *fd)
+int store_tmp_create(struct store *s, char **path, int *fd)
 {
     *path = store_path_join(s->dir, TMP_TEMPLATE);
     if (*path == NULL)
@@ -68,8 +68,8 @@ static int copy_into(struct store *s, int fd)
 }
 
 /* Opens a copy as its own environment (no lock file) for reading or fixing up. */
-static int copy_env_open(const char *path, int rdonly, uint64_t extra_bytes, MDB_env **env,
-                         struct store_dbs *db)
+int store_copy_env_open(const char *path, int rdonly, uint64_t extra_bytes, MDB_env **env,
+                        struct store_dbs *db)
 {
     struct stat st;
     if (stat(path, &st) != 0)
@@ -95,7 +95,7 @@ static int copy_env_open(const char *path, int rdonly, uint64_t extra_bytes, MDB
         {"alarm", &db->alarm}, {"aux", &db->aux},
     };
     for (size_t i = 0; i < CAIRN_ARRAY_LEN(dbs) && rc == 0; i++)
-        rc = mdb_dbi_open(txn, dbs[i].name, 0, dbs[i].dbi);
+        rc = mdb_dbi_open(txn, dbs[i].name, rdonly ? 0 : MDB_CREATE, dbs[i].dbi);
     if (rc == 0)
         rc = mdb_set_compare(txn, db->kidx, store_kidx_cmp);
     if (rc == 0)
@@ -144,7 +144,7 @@ int store_snapshot_begin(struct store *s, struct store_snapshot **out,
     if (ss == NULL)
         return CAIRN_ENOMEM;
     char *path;
-    int rc = tmp_create(s, &path, &ss->fd);
+    int rc = store_tmp_create(s, &path, &ss->fd);
     if (rc != 0) {
         free(ss);
         return rc;
@@ -153,7 +153,7 @@ int store_snapshot_begin(struct store *s, struct store_snapshot **out,
     MDB_env *env = NULL;
     struct store_dbs db;
     if (rc == 0)
-        rc = copy_env_open(path, 1, 0, &env, &db);
+        rc = store_copy_env_open(path, 1, 0, &env, &db);
     if (rc == 0) {
         MDB_txn *txn;
         rc = store_lmdb_err(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn));
@@ -210,7 +210,7 @@ void store_snapshot_end(struct store_snapshot *ss)
 /* ---- swapping a prepared copy in ---- */
 
 /* Replaces data.mdb with the file at path. write_mu must be held; readers are waited for. */
-static int swap_in(struct store *s, const char *path, uint64_t *reads_blocked_us)
+int store_swap_in(struct store *s, const char *path, uint64_t *reads_blocked_us)
 {
     uint64_t t0 = now_us();
     store_gate_lock(&s->gate);
@@ -235,12 +235,12 @@ int store_defrag(struct store *s, struct store_defrag_report *rep)
     rep->db_bytes_before = store_db_bytes(s);
     char *path;
     int fd;
-    int rc = tmp_create(s, &path, &fd);
+    int rc = store_tmp_create(s, &path, &fd);
     if (rc == 0) {
         rc = copy_into(s, fd);
         close(fd);
         if (rc == 0)
-            rc = swap_in(s, path, &rep->reads_blocked_us);
+            rc = store_swap_in(s, path, &rep->reads_blocked_us);
         if (rc != 0)
             unlink(path);
         free(path);
@@ -260,7 +260,7 @@ int store_restore_begin(struct store *s, struct store_restore **out)
     if (rs == NULL)
         return CAIRN_ENOMEM;
     rs->s = s;
-    int rc = tmp_create(s, &rs->path, &rs->fd);
+    int rc = store_tmp_create(s, &rs->path, &rs->fd);
     if (rc != 0) {
         free(rs);
         return rc;
@@ -296,8 +296,8 @@ void store_restore_abort(struct store_restore *rs)
 }
 
 /* Makes the copy this node's: empty log starting at the snapshot, local hard state, ids. */
-static int restore_fixup(struct store *s, MDB_txn *txn, const struct store_dbs *db,
-                         const struct raft_snapshot_meta *meta)
+int store_restore_fixup(struct store *s, MDB_txn *txn, const struct store_dbs *db,
+                        const struct raft_snapshot_meta *meta)
 {
     struct raft_snapshot_meta own;
     int rc = copy_meta(txn, db, &own);
@@ -343,14 +343,14 @@ int store_restore_finish(struct store_restore *rs, const struct raft_snapshot_me
     MDB_env *env = NULL;
     struct store_dbs db;
     if (rc == 0)
-        rc = copy_env_open(rs->path, 0, 64ULL << 20, &env, &db);
+        rc = store_copy_env_open(rs->path, 0, 64ULL << 20, &env, &db);
     pthread_mutex_lock(&s->write_mu);
     CAIRN_ASSERT(!s->batch.open);
     if (rc == 0) {
         MDB_txn *txn;
         rc = store_lmdb_err(mdb_txn_begin(env, NULL, 0, &txn));
         if (rc == 0) {
-            rc = restore_fixup(s, txn, &db, meta);
+            rc = store_restore_fixup(s, txn, &db, meta);
             if (rc == 0)
                 rc = store_lmdb_err(mdb_txn_commit(txn));
             else
@@ -362,7 +362,7 @@ int store_restore_finish(struct store_restore *rs, const struct raft_snapshot_me
     if (env != NULL)
         mdb_env_close(env);
     if (rc == 0)
-        rc = swap_in(s, rs->path, NULL);
+        rc = store_swap_in(s, rs->path, NULL);
     pthread_mutex_unlock(&s->write_mu);
     if (rc != 0)
         unlink(rs->path);

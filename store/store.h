@@ -220,9 +220,10 @@ int store_batch_commit(struct store_batch *b);
 
 /* ---- raft's view of the log (raft/raft_storage.h) ----------------------------------- */
 
-/* Fills st with functions reading this store (each in its own short read txn). The
- * snapshot() function reports the live state machine: applied index, its term and the
- * membership, which is what store_snapshot_begin() copies. */
+/* Fills st with functions reading this store (each in its own short read txn, so they
+ * see committed batches only: raft keeps unpersisted entries itself). The snapshot()
+ * function reports the live state machine: applied index, its term and the membership,
+ * which is what store_snapshot_begin() copies. */
 void store_raft_storage(struct store *s, struct raft_storage *st);
 
 /* ---- read transactions ---------------------------------------------------------------- */
@@ -357,7 +358,8 @@ int store_defrag(struct store *s, struct store_defrag_report *rep);
 struct store_snapshot;
 /* Copies the environment (MDB_CP_COMPACT) to an unlinked temporary file without blocking
  * writers. meta gets the copy's applied index, its term and membership: what a raft
- * snapshot message built from this copy must carry. */
+ * snapshot message built from this copy must carry. Takes the writer lock briefly (to grow
+ * the map first if it is half full): not while this thread has a batch open. */
 int store_snapshot_begin(struct store *s, struct store_snapshot **out,
                          struct raft_snapshot_meta *meta, uint64_t *size_bytes);
 /* Next chunk of up to cap bytes; *n = 0 at the end. */

@@ -268,14 +268,18 @@ int alloc_reclaimer_unregister(int id);
 
 /* alloc_maybe_reclaim — the node thread calls this between batches. Cheap (a clock read
  * and a few atomic loads) when the heap is under its goal; refreshes the memory-in-use
- * sample every ALLOC_RSS_SAMPLE_MS when a limit is set; runs a cycle when the heap
- * reached the goal or a cycle was requested and the CPU budget allows; finishes the
- * previous cycle's delayed page return. Returns 1 if it ran a cycle, else 0. */
+ * sample every ALLOC_RSS_SAMPLE_MS when a limit is set; starts a cycle when the heap
+ * reached the goal or a cycle was requested and the CPU budget allows. A cycle runs in
+ * steps of about 2 ms, one per call (4× that in pressure mode, all at once when memory in
+ * use is at the limit), so keep calling;
+ * between cycles it also runs the delayed second collect. Returns 1 if it did a step of
+ * reclaim work, else 0. */
 int alloc_maybe_reclaim(void);
 
-/* alloc_reclaim_now — run a cycle now, asking the callbacks for bytes_wanted (SIZE_MAX:
- * everything they can give). Ignores the CPU budget (but is charged to it). For
- * `cairnctl memory reclaim` and tests. Returns the bytes the callbacks released. */
+/* alloc_reclaim_now — run a whole cycle now, asking the callbacks for bytes_wanted
+ * (SIZE_MAX: everything they can give); a cycle under way is finished with that much more
+ * asked. Ignores the CPU budget (but is charged to it). For `cairnctl memory reclaim` and
+ * tests. Returns the bytes the callbacks released in the cycle. */
 size_t alloc_reclaim_now(size_t bytes_wanted);
 
 /* Memory in use is read from /proc/self/statm at most this often (in between, it is the
@@ -328,15 +332,18 @@ struct alloc_stats {
     uint64_t rss_bytes;         /* resident set, all pages (sampled now) */
     uint64_t rss_anon_bytes;    /* anonymous resident = memory in use (sampled now) */
     uint64_t rss_peak_bytes;    /* largest memory-in-use sample seen by the reclaimer */
-    uint64_t cycles;
+    uint64_t cycles;            /* completed cycles */
     uint64_t cycles_by_reason[ALLOC_CYCLE_REASON_COUNT];
     double cycles_per_min; /* over the last minute (or since the first use, if less) */
-    uint64_t pause_p50_ns; /* cycle pauses, from a log histogram (≤ 9 % high) */
+    uint64_t pauses;       /* reclaim steps run: each is a stall of the thread running it */
+    uint64_t pause_p50_ns; /* step pauses, from a log histogram (≤ 12.5 % high) */
     uint64_t pause_p99_ns;
     uint64_t pause_max_ns; /* exact */
     uint64_t pause_total_ns;
-    uint64_t bytes_released; /* sum of what release callbacks reported */
-    uint64_t refusals;       /* alloc_admit → CAIRN_EMEMLIMIT */
+    uint64_t pause_release_ns; /* ...of which in release callbacks */
+    uint64_t pause_collect_ns; /* ...and in the cycling thread's own collect */
+    uint64_t bytes_released;   /* sum of what release callbacks reported */
+    uint64_t refusals;         /* alloc_admit → CAIRN_EMEMLIMIT */
     uint64_t refusals_by_subsys[ALLOC_SUBSYS_COUNT];
     uint64_t cpu_capped;        /* triggered cycles the CPU budget postponed */
     uint64_t thread_collects;   /* collects run by registered threads on request */

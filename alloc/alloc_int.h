@@ -162,21 +162,31 @@ uint32_t alloc_thread_count(void);
 
 /* ---------------------------------------------------------------- reclaimer --------- */
 
-/* The admission path's cycle: runs one (or waits for the one in progress) unless a cycle
- * finished in the last ALLOC_RSS_SAMPLE_MS, or the budget is spent. Returns true if a
- * cycle ran or finished while waiting. */
+/* The admission path's cycle: runs one to completion (or finishes the one under way)
+ * unless a cycle ended in the last ALLOC_RSS_SAMPLE_MS or the budget is spent. Returns
+ * true if a cycle ran or finished while waiting. */
 bool alloc_reclaim_for_admission(size_t bytes_wanted);
-bool alloc_reclaim_in_cycle(void); /* the calling thread is inside a release callback */
-uint32_t alloc_reclaimer_count(void);
 /* Charge reclaim work done outside a cycle (a thread's requested collect) to the CPU
  * budget; it is taken off at the next budget update. */
 void alloc_reclaim_charge(uint64_t ns);
 void alloc_reclaim_reset(void);
 
+/* ---------------------------------------------------------------- registry ---------- */
+
+/* Call the release callbacks in order for up to bytes_wanted; returns what they released.
+ * Owner-only callbacks of other threads are skipped (*skipped_owned set). */
+size_t alloc_registry_release(size_t bytes_wanted, bool *skipped_owned);
+bool alloc_reclaim_in_cycle(void); /* the calling thread is inside a release callback */
+uint32_t alloc_reclaimer_count(void);
+void alloc_registry_reset(void);
+
 /* ---------------------------------------------------------------- stats ------------- */
 
-void alloc_stats_cycle(enum alloc_cycle_reason reason, uint64_t pause_ns, uint64_t released,
-                       uint64_t now_ns);
+/* A cycle finished / a step (a stall of the thread running it) took pause_ns. */
+void alloc_stats_cycle(enum alloc_cycle_reason reason, uint64_t released, uint64_t now_ns);
+void alloc_stats_pause(uint64_t pause_ns);
+/* Where a cycle's pause went: release callbacks, and the cycling thread's own collect. */
+void alloc_stats_cycle_parts(uint64_t release_ns, uint64_t collect_ns);
 void alloc_stats_refusal(enum alloc_subsys subsys);
 void alloc_stats_cpu_capped(void);
 void alloc_stats_thread_collect(uint64_t ns);

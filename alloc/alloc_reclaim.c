@@ -1,98 +1,65 @@
 /*
- * The reclaimer: registered release callbacks and the reclaim cycle.
+ * The reclaim cycle: when to run one, and running it in bounded steps.
  *
  * A cycle (one at a time, under `lock`):
- *   1. asks the callbacks, in ascending priority, for the bytes wanted: what the heap grew
- *      since the end of the previous cycle (Go's GC frees all garbage whatever triggered
- *      it; here the callbacks decide what is garbage), or the excess over the limit;
- *   2. asks every registered thread to collect its heaps (a flag their loops poll) and
- *      collects the calling thread's own heaps at once;
- *   3. records the live heap that survived the cycle (the next percent goal grows from it), times
- *      the pause, charges the CPU budget, and schedules a second collect after mimalloc's
- *      decommit delay, because the last pages go back to the OS only then.
- * alloc_maybe_reclaim decides whether to run one; it costs a clock read and a few atomic
- * loads when the heap is under its goal.
+ *   1. asks the release callbacks (alloc_registry.c), in priority order, for the bytes
+ *      wanted: what the heap grew since the previous cycle ended (Go's GC frees all
+ *      garbage whatever triggered it; here the callbacks decide what is garbage), or the
+ *      excess over the memory limit if that is more. It does so in steps of about
+ *      STEP_TARGET_NS each (the step size adapts to how fast the callbacks free), one
+ *      step per alloc_maybe_reclaim call, so the node thread never stalls for long
+ *      between raft batches. Steps are 4× larger in pressure mode; at or over the memory
+ *      limit, for admission and when forced, the rest is asked for in one go;
+ *   2. when the callbacks have given what was wanted (or all they could), asks every
+ *      registered thread to collect its heaps (a flag their loops poll) and collects the
+ *      calling thread's own at once;
+ *   3. records the heap that survived (the next percent goal grows from it) and
+ *      schedules a second collect after mimalloc's decommit delay, when the last pages
+ *      can go back to the OS.
+ * Every step is timed (the pause histogram is of steps: each is a stall of the thread
+ * running it) and charged to the CPU budget. alloc_maybe_reclaim costs a clock read and
+ * a few atomic loads when no cycle is due.
  */
 #include "alloc_int.h"
 
-struct entry {
-    struct alloc_reclaimer r;
-    int id;
-    pthread_t owner;
-};
+#define BURST_NS            ((int64_t)ALLOC_CPU_BURST_MS * 1000000)
+#define STEP_TARGET_NS      (2u * 1000000u)
+#define STEP_MIN_BYTES      ((size_t)1 << 20)
+#define STEP_MAX_BYTES      ((size_t)1 << 30)
+#define STEP_INITIAL_BYTES  ((size_t)16 << 20)
+#define PRESSURE_STEP_SCALE 4u /* steps this many times larger in pressure mode */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 /* under lock: */
-static struct entry entries[ALLOC_RECLAIMERS_MAX]; /* sorted by (priority, registration) */
-static size_t n_entries;
-static int next_id;
 static struct alloc_budget budget;
 static bool budget_ready;
+static size_t step_bytes = STEP_INITIAL_BYTES;
+static struct {
+    bool active;
+    enum alloc_cycle_reason reason;
+    uint64_t heap_start; /* accounted heap when the cycle began */
+    size_t owed;         /* bytes still wanted from the callbacks */
+    size_t released;     /* bytes they gave so far */
+} cycle;
 
-static _Atomic uint32_t n_registered;
-static _Atomic int cycle_requested;
-static _Atomic uint64_t requested_bytes;    /* what skipped owner-only callbacks still owe */
+static _Atomic int cycle_active;            /* cycle.active, for the lock-free check */
+static _Atomic int cycle_requested;         /* owner-only callbacks were skipped */
+static _Atomic uint64_t requested_bytes;    /* ...and still owe this much */
 static _Atomic uint64_t page_return_due_ns; /* 0 = none */
 static _Atomic uint64_t debt_ns;            /* collects on other threads, not yet charged */
-static _Thread_local bool in_cycle;
 
-#define BURST_NS ((int64_t)ALLOC_CPU_BURST_MS * 1000000)
-
-bool alloc_reclaim_in_cycle(void)
+static size_t add_sat(size_t a, size_t b)
 {
-    return in_cycle;
+    return a + b < a ? SIZE_MAX : a + b;
 }
 
-uint32_t alloc_reclaimer_count(void)
+void alloc_reclaim_charge(uint64_t ns)
 {
-    return atomic_load_explicit(&n_registered, memory_order_relaxed);
-}
-
-int alloc_reclaimer_register(const struct alloc_reclaimer *r, int *id_out)
-{
-    CAIRN_ASSERT(!in_cycle);
-    if (r == NULL || r->release == NULL || r->name == NULL ||
-        (unsigned)r->subsys >= ALLOC_SUBSYS_COUNT || id_out == NULL)
-        return CAIRN_EINVAL;
-    pthread_mutex_lock(&lock);
-    if (n_entries == ALLOC_RECLAIMERS_MAX) {
-        pthread_mutex_unlock(&lock);
-        return CAIRN_ELIMIT;
-    }
-    size_t at = n_entries; /* after every entry of lower or equal priority */
-    while (at > 0 && entries[at - 1].r.priority > r->priority)
-        at--;
-    for (size_t i = n_entries; i > at; i--)
-        entries[i] = entries[i - 1];
-    entries[at] = (struct entry){.r = *r, .id = next_id++, .owner = pthread_self()};
-    n_entries++;
-    *id_out = entries[at].id;
-    atomic_store(&n_registered, (uint32_t)n_entries);
-    CAIRN_ASSERT(n_entries <= ALLOC_RECLAIMERS_MAX && *id_out >= 0);
-    pthread_mutex_unlock(&lock);
-    return 0;
-}
-
-int alloc_reclaimer_unregister(int id)
-{
-    CAIRN_ASSERT(!in_cycle);
-    pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < n_entries; i++) {
-        if (entries[i].id != id)
-            continue;
-        for (size_t j = i; j + 1 < n_entries; j++)
-            entries[j] = entries[j + 1];
-        n_entries--;
-        atomic_store(&n_registered, (uint32_t)n_entries);
-        pthread_mutex_unlock(&lock);
-        return 0;
-    }
-    pthread_mutex_unlock(&lock);
-    return CAIRN_ENOTFOUND;
+    atomic_fetch_add_explicit(&debt_ns, ns, memory_order_relaxed);
 }
 
 /* Under lock: bring the budget up to date, charging other threads' collects. */
-static void budget_update(uint64_t now)
+static bool budget_allows(uint64_t now)
 {
     if (!budget_ready) {
         alloc_budget_init(&budget, now, BURST_NS);
@@ -100,36 +67,7 @@ static void budget_update(uint64_t now)
     }
     alloc_budget_refill(&budget, now);
     alloc_budget_charge(&budget, atomic_exchange(&debt_ns, 0));
-}
-
-/* Under lock: call the callbacks in order until bytes_wanted is met. */
-static size_t call_releasers(size_t bytes_wanted)
-{
-    size_t released = 0, remaining = bytes_wanted;
-    bool skipped = false;
-    pthread_t me = pthread_self();
-    in_cycle = true;
-    for (size_t i = 0; i < n_entries && remaining > 0; i++) {
-        const struct entry *e = &entries[i];
-        if (!(e->r.flags & ALLOC_RELEASE_ANY_THREAD) && !pthread_equal(e->owner, me)) {
-            skipped = true;
-            continue;
-        }
-        size_t got = e->r.release(e->r.arg, remaining);
-        released = released + got < released ? SIZE_MAX : released + got;
-        remaining = got >= remaining ? 0 : remaining - got;
-    }
-    in_cycle = false;
-    if (skipped && remaining > 0) {
-        /* the owners' turn, at their next check, for what is still wanted */
-        uint64_t owed = atomic_load(&requested_bytes);
-        while (owed < remaining &&
-               !atomic_compare_exchange_weak(&requested_bytes, &owed, remaining)) {
-        }
-        atomic_store(&cycle_requested, 1);
-    }
-    CAIRN_ASSERT(remaining <= bytes_wanted);
-    return released;
+    return alloc_budget_allows(&budget);
 }
 
 static uint64_t decommit_delay_ns(void)
@@ -138,28 +76,79 @@ static uint64_t decommit_delay_ns(void)
     return (uint64_t)(ms > 0 ? ms : 0) * 1000000u;
 }
 
-/* Under lock: one cycle. Returns the bytes the callbacks released. */
-static size_t cycle_locked(enum alloc_cycle_reason reason, size_t bytes_wanted, uint64_t t0)
+static void start_cycle(enum alloc_cycle_reason reason, size_t bytes_wanted)
 {
-    CAIRN_ASSERT(!in_cycle);
+    CAIRN_ASSERT(!cycle.active);
     CAIRN_ASSERT((unsigned)reason < ALLOC_CYCLE_REASON_COUNT);
-    uint64_t heap_start = alloc_live_total_bytes();
-    size_t released = bytes_wanted > 0 ? call_releasers(bytes_wanted) : 0;
+    cycle.active = true;
+    cycle.reason = reason;
+    cycle.heap_start = alloc_live_total_bytes();
+    cycle.owed = bytes_wanted;
+    cycle.released = 0;
+    atomic_store(&cycle_active, 1);
+}
+
+/* Under lock: steps 2 and 3. Returns the time it finished. */
+static uint64_t finish_cycle(uint64_t t_released)
+{
+    CAIRN_ASSERT(cycle.active && cycle.owed == 0);
     alloc_thread_request_collect();
     alloc_thread_collect_self();
     /* what survived of the heap the cycle started with (Go's "marked"): allocations
-     * made by other threads during the pause are growth toward the next goal, not live
-     * data, or the goal would ratchet up by one pause's allocation every cycle */
+     * made by other threads meanwhile are growth toward the next goal, not live data,
+     * or the goal would ratchet up by one cycle's allocation every cycle */
     uint64_t heap_now = alloc_live_total_bytes();
-    uint64_t survived = heap_start > released ? heap_start - released : 0;
+    uint64_t survived = cycle.heap_start > cycle.released ? cycle.heap_start - cycle.released : 0;
     alloc_pacer_cycle_end(survived < heap_now ? survived : heap_now);
     uint64_t t1 = alloc_now_ns();
-    uint64_t pause = t1 > t0 ? t1 - t0 : 0;
-    alloc_budget_charge(&budget, pause);
-    alloc_stats_cycle(reason, pause, released, t1);
+    alloc_stats_cycle(cycle.reason, cycle.released, t1);
+    alloc_stats_cycle_parts(0, t1 > t_released ? t1 - t_released : 0);
     /* + 1 ms so that the delay has surely passed when the second collect runs */
     atomic_store(&page_return_due_ns, t1 + decommit_delay_ns() + 1000000u);
-    return released;
+    cycle.active = false;
+    atomic_store(&cycle_active, 0);
+    return t1;
+}
+
+/* Under lock: one step of an active cycle (all that is owed if `whole`; `scale` steps'
+ * worth under pressure). */
+static void step_locked(uint64_t t0, bool whole, size_t scale)
+{
+    CAIRN_ASSERT(cycle.active);
+    CAIRN_ASSERT(scale >= 1 && scale <= PRESSURE_STEP_SCALE);
+    size_t quota = step_bytes * scale;
+    size_t ask = whole || cycle.owed < quota ? cycle.owed : quota;
+    bool skipped = false;
+    size_t got = ask > 0 ? alloc_registry_release(ask, &skipped) : 0;
+    cycle.released = add_sat(cycle.released, got);
+    if (got < ask) {
+        /* the callbacks gave all they could: the cycle has what it will get */
+        if (skipped) {
+            uint64_t owe = ask - got, prev = atomic_load(&requested_bytes);
+            while (prev < owe && !atomic_compare_exchange_weak(&requested_bytes, &prev, owe)) {
+            }
+            atomic_store(&cycle_requested, 1); /* the owners' turn, at their next check */
+        }
+        cycle.owed = 0;
+    } else {
+        cycle.owed -= got < cycle.owed ? got : cycle.owed;
+    }
+    uint64_t t1 = alloc_now_ns();
+    uint64_t took = t1 > t0 ? t1 - t0 : 1;
+    alloc_stats_cycle_parts(took, 0);
+    if (!whole && got >= ask && ask == quota) {
+        /* aim the next step at STEP_TARGET_NS, smoothing over one step */
+        double next = (double)step_bytes * STEP_TARGET_NS / (double)took;
+        next = next < (double)STEP_MIN_BYTES ? (double)STEP_MIN_BYTES : next;
+        next = next > (double)STEP_MAX_BYTES ? (double)STEP_MAX_BYTES : next;
+        step_bytes = (step_bytes + (size_t)next) / 2;
+    }
+    if (cycle.owed == 0)
+        t1 = finish_cycle(t1);
+    uint64_t pause = t1 > t0 ? t1 - t0 : 0;
+    alloc_stats_pause(pause);
+    alloc_budget_charge(&budget, pause);
+    CAIRN_ASSERT(step_bytes >= STEP_MIN_BYTES && step_bytes <= STEP_MAX_BYTES);
 }
 
 /* What a triggered cycle asks for: the growth since the last cycle, or the excess over
@@ -192,13 +181,42 @@ static void maybe_return_pages(uint64_t now)
     alloc_thread_request_collect();
     alloc_thread_collect_self();
     uint64_t t1 = alloc_now_ns();
-    atomic_fetch_add(&debt_ns, t1 > now ? t1 - now : 0);
+    alloc_reclaim_charge(t1 > now ? t1 - now : 0);
     alloc_stats_page_return();
+}
+
+/* Under lock, no cycle active: start one if due. Returns false if none is. */
+static bool start_if_due(uint64_t now)
+{
+    uint64_t heap = alloc_live_total_bytes();
+    struct alloc_goal g;
+    alloc_pacer_goal(heap, now, &g);
+    bool requested = atomic_exchange(&cycle_requested, 0) != 0;
+    if (!requested && heap < g.goal_bytes)
+        return false; /* a cycle that just ended did the work */
+    if (!budget_allows(now)) {
+        if (requested)
+            atomic_store(&cycle_requested, 1);
+        alloc_stats_cpu_capped();
+        return false;
+    }
+    size_t wanted = wanted_for(heap, now);
+    enum alloc_cycle_reason reason = ALLOC_CYCLE_HEAP_PERCENT;
+    if (requested) {
+        reason = ALLOC_CYCLE_REQUESTED;
+        uint64_t owed = atomic_exchange(&requested_bytes, 0);
+        if (owed > wanted)
+            wanted = owed > SIZE_MAX ? SIZE_MAX : (size_t)owed;
+    } else if (g.limit_goal_bytes < g.percent_goal_bytes) {
+        reason = ALLOC_CYCLE_MEMORY_LIMIT;
+    }
+    start_cycle(reason, wanted);
+    return true;
 }
 
 int alloc_maybe_reclaim(void)
 {
-    if (in_cycle)
+    if (alloc_reclaim_in_cycle())
         return 0;
     uint64_t now = alloc_now_ns();
     uint64_t heap = alloc_live_total_bytes();
@@ -206,100 +224,95 @@ int alloc_maybe_reclaim(void)
     alloc_pacer_goal(heap, now, &g);
     if (g.limit_goal_bytes != UINT64_MAX || alloc_pacer_in_pressure())
         alloc_pacer_pressure_update(alloc_pacer_in_use(heap, now, false));
-    bool requested = atomic_load_explicit(&cycle_requested, memory_order_relaxed) != 0;
-    if (!requested && heap < g.goal_bytes) {
+    bool busy = atomic_load_explicit(&cycle_active, memory_order_relaxed) != 0 ||
+                atomic_load_explicit(&cycle_requested, memory_order_relaxed) != 0;
+    if (!busy && heap < g.goal_bytes) {
         maybe_return_pages(now);
         return 0;
     }
     if (pthread_mutex_trylock(&lock) != 0)
-        return 0; /* a cycle is running elsewhere */
-    /* re-check under the lock: a cycle that just ended may have done the work */
-    heap = alloc_live_total_bytes();
-    alloc_pacer_goal(heap, now, &g);
-    requested = atomic_exchange(&cycle_requested, 0) != 0;
-    if (!requested && heap < g.goal_bytes) {
-        pthread_mutex_unlock(&lock);
-        return 0;
-    }
-    budget_update(now);
-    if (!alloc_budget_allows(&budget)) {
-        if (requested)
-            atomic_store(&cycle_requested, 1);
-        pthread_mutex_unlock(&lock);
+        return 0; /* a step is running elsewhere */
+    if (!cycle.active) {
+        if (!start_if_due(now)) { /* checks the budget */
+            pthread_mutex_unlock(&lock);
+            return 0;
+        }
+    } else if (!budget_allows(now)) {
+        pthread_mutex_unlock(&lock); /* a cycle under way waits for budget too */
         alloc_stats_cpu_capped();
         return 0;
     }
-    enum alloc_cycle_reason reason = requested ? ALLOC_CYCLE_REQUESTED
-                                     : g.limit_goal_bytes < g.percent_goal_bytes
-                                         ? ALLOC_CYCLE_MEMORY_LIMIT
-                                         : ALLOC_CYCLE_HEAP_PERCENT;
-    size_t wanted = wanted_for(heap, now);
-    if (requested) {
-        uint64_t owed = atomic_exchange(&requested_bytes, 0);
-        if (owed > wanted)
-            wanted = owed > SIZE_MAX ? SIZE_MAX : (size_t)owed;
-    }
-    (void)cycle_locked(reason, wanted, now);
+    /* at or over the limit: the rest at once; near it (pressure): bigger steps */
+    int64_t limit = alloc_get_memory_limit();
+    bool over = limit != ALLOC_NO_LIMIT &&
+                alloc_pacer_in_use(alloc_live_total_bytes(), now, false) >= (uint64_t)limit;
+    step_locked(now, over, alloc_pacer_in_pressure() ? PRESSURE_STEP_SCALE : 1);
     pthread_mutex_unlock(&lock);
     return 1;
 }
 
 size_t alloc_reclaim_now(size_t bytes_wanted)
 {
-    CAIRN_ASSERT(!in_cycle); /* not from a release callback */
+    CAIRN_ASSERT(!alloc_reclaim_in_cycle()); /* not from a release callback */
     alloc_init_once();
     pthread_mutex_lock(&lock);
     uint64_t now = alloc_now_ns();
-    budget_update(now);
-    size_t released = cycle_locked(ALLOC_CYCLE_FORCED, bytes_wanted, now);
+    (void)budget_allows(now); /* charged, not asked */
+    if (cycle.active)         /* finish the cycle under way, asking for this much more */
+        cycle.owed = add_sat(cycle.owed, bytes_wanted);
+    else
+        start_cycle(ALLOC_CYCLE_FORCED, bytes_wanted);
+    step_locked(now, true, 1);
+    size_t released = cycle.released;
+    CAIRN_ASSERT(!cycle.active);
     pthread_mutex_unlock(&lock);
     return released;
 }
 
 bool alloc_reclaim_for_admission(size_t bytes_wanted)
 {
-    if (in_cycle)
+    if (alloc_reclaim_in_cycle())
         return false;
     uint64_t cycles_before = alloc_stats_cycles();
-    pthread_mutex_lock(&lock); /* waits out a cycle in progress */
+    pthread_mutex_lock(&lock); /* waits out a step in progress */
     if (alloc_stats_cycles() != cycles_before) {
         pthread_mutex_unlock(&lock);
         return true; /* one finished while we waited: its result is what we wanted */
     }
     uint64_t now = alloc_now_ns();
     uint64_t last = alloc_stats_last_cycle_end_ns();
-    if (last != 0 && now >= last && now - last < (uint64_t)ALLOC_RSS_SAMPLE_MS * 1000000u) {
-        /* a cycle just ran; another before the next sample could not show any effect */
+    if (!cycle.active && last != 0 && now >= last &&
+        now - last < (uint64_t)ALLOC_RSS_SAMPLE_MS * 1000000u) {
+        /* a cycle just ended; another before the next sample could not show any effect */
         pthread_mutex_unlock(&lock);
         return false;
     }
-    budget_update(now);
-    if (!alloc_budget_allows(&budget)) {
+    if (!budget_allows(now)) {
         pthread_mutex_unlock(&lock);
         alloc_stats_cpu_capped();
         return false;
     }
-    (void)cycle_locked(ALLOC_CYCLE_ADMISSION, bytes_wanted, now);
+    if (cycle.active) /* the request needs room now: finish the cycle under way */
+        cycle.owed = cycle.owed > bytes_wanted ? cycle.owed : bytes_wanted;
+    else
+        start_cycle(ALLOC_CYCLE_ADMISSION, bytes_wanted);
+    step_locked(now, true, 1);
     pthread_mutex_unlock(&lock);
     return true;
 }
 
 void alloc_reclaim_reset(void)
 {
-    CAIRN_ASSERT(!in_cycle);
+    CAIRN_ASSERT(!alloc_reclaim_in_cycle());
+    alloc_registry_reset();
     pthread_mutex_lock(&lock);
-    n_entries = 0;
-    next_id = 0;
     budget_ready = false;
-    atomic_store(&n_registered, 0);
+    step_bytes = STEP_INITIAL_BYTES;
+    cycle.active = false;
+    atomic_store(&cycle_active, 0);
     atomic_store(&cycle_requested, 0);
     atomic_store(&requested_bytes, 0);
     atomic_store(&page_return_due_ns, 0);
     atomic_store(&debt_ns, 0);
     pthread_mutex_unlock(&lock);
-}
-
-void alloc_reclaim_charge(uint64_t ns)
-{
-    atomic_fetch_add_explicit(&debt_ns, ns, memory_order_relaxed);
 }

@@ -13,12 +13,18 @@ static _Atomic uint64_t cycles, by_reason[ALLOC_CYCLE_REASON_COUNT];
 static _Atomic uint64_t bytes_released, refusals, refusals_by[ALLOC_SUBSYS_COUNT];
 static _Atomic uint64_t cpu_capped, thread_collects, thread_collect_ns, page_returns;
 static _Atomic uint64_t last_cycle_end_ns;
+static _Atomic uint64_t release_ns, cycle_collect_ns;
 
-void alloc_stats_cycle(enum alloc_cycle_reason reason, uint64_t pause_ns, uint64_t released,
-                       uint64_t now_ns)
+void alloc_stats_cycle_parts(uint64_t release, uint64_t collect)
+{
+    atomic_fetch_add_explicit(&release_ns, release, memory_order_relaxed);
+    atomic_fetch_add_explicit(&cycle_collect_ns, collect, memory_order_relaxed);
+    CAIRN_ASSERT(atomic_load_explicit(&release_ns, memory_order_relaxed) >= release);
+}
+
+void alloc_stats_cycle(enum alloc_cycle_reason reason, uint64_t released, uint64_t now_ns)
 {
     CAIRN_ASSERT((unsigned)reason < ALLOC_CYCLE_REASON_COUNT);
-    alloc_hist_add(&pauses, pause_ns);
     alloc_rate_add(&cycle_rate, now_ns);
     atomic_fetch_add_explicit(&by_reason[reason], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&bytes_released, released, memory_order_relaxed);
@@ -26,6 +32,12 @@ void alloc_stats_cycle(enum alloc_cycle_reason reason, uint64_t pause_ns, uint64
     /* last: alloc_reclaim_for_admission watches this count */
     uint64_t n = atomic_fetch_add_explicit(&cycles, 1, memory_order_release);
     CAIRN_ASSERT(n + 1 > n);
+}
+
+void alloc_stats_pause(uint64_t pause_ns)
+{
+    alloc_hist_add(&pauses, pause_ns);
+    CAIRN_ASSERT(atomic_load_explicit(&pauses.total, memory_order_relaxed) > 0);
 }
 
 void alloc_stats_refusal(enum alloc_subsys subsys)
@@ -91,6 +103,9 @@ void alloc_stats_get(struct alloc_stats *out)
     out->pause_p99_ns = alloc_hist_quantile(&pauses, 0.99);
     out->pause_max_ns = LOAD(pauses.max);
     out->pause_total_ns = LOAD(pauses.sum);
+    out->pauses = LOAD(pauses.total);
+    out->pause_release_ns = LOAD(release_ns);
+    out->pause_collect_ns = LOAD(cycle_collect_ns);
     out->bytes_released = LOAD(bytes_released);
     out->refusals = LOAD(refusals);
     out->cpu_capped = LOAD(cpu_capped);
@@ -120,5 +135,7 @@ void alloc_stats_reset(void)
     atomic_store(&thread_collect_ns, 0);
     atomic_store(&page_returns, 0);
     atomic_store(&last_cycle_end_ns, 0);
+    atomic_store(&release_ns, 0);
+    atomic_store(&cycle_collect_ns, 0);
     CAIRN_ASSERT(alloc_stats_cycles() == 0);
 }

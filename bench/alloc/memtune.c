@@ -352,14 +352,16 @@ static int run_one(const struct options *o)
     printf("RESULT ops_per_s=%.0f cycles=%llu cycles_per_min=%.1f p50_ms=%.3f p99_ms=%.3f "
            "max_ms=%.3f peak_rss_mib=%.1f peak_anon_mib=%.1f hwm_mib=%.1f refusals=%llu "
            "samples=%llu over=%llu collects=%llu collect_ms=%.1f released_mib=%.1f "
-           "capped=%llu elapsed_s=%.2f checksum=%llu\n",
+           "capped=%llu release_share=%.2f elapsed_s=%.2f checksum=%llu\n",
            (double)ops / elapsed, (unsigned long long)st.cycles, (double)st.cycles * 60.0 / elapsed,
            (double)st.pause_p50_ns / 1e6, (double)st.pause_p99_ns / 1e6,
            (double)st.pause_max_ns / 1e6, (double)s.max_rss / MiB, (double)s.max_anon / MiB,
            (double)vm_hwm_bytes() / MiB, (unsigned long long)refused, (unsigned long long)s.n,
            (unsigned long long)s.over, (unsigned long long)st.thread_collects,
            (double)st.thread_collect_ns / 1e6, (double)st.bytes_released / MiB,
-           (unsigned long long)st.cpu_capped, elapsed, (unsigned long long)(sum & 0xff));
+           (unsigned long long)st.cpu_capped,
+           st.pause_total_ns ? (double)st.pause_release_ns / (double)st.pause_total_ns : 0.0,
+           elapsed, (unsigned long long)(sum & 0xff));
     fflush(stdout);
     alloc_thread_unregister();
     return 0;

@@ -252,6 +252,10 @@ static void test_percent_trigger(void **state)
     assert_int_equal(alloc_maybe_reclaim(), 0);
     cache_fill(&c, 10 * MiB);
     assert_int_equal(alloc_maybe_reclaim(), 1);
+    /* 50 MiB wanted: more than one step; keep checking until the cycle is over */
+    for (int i = 0; i < 100 && alloc_maybe_reclaim() == 1; i++) {
+    }
+    assert_true(c.held == 10 * MiB);
     /* off: never, however large */
     assert_int_equal(alloc_set_heap_percent(ALLOC_HEAP_PERCENT_OFF), 500);
     cache_fill(&c, 1000 * MiB);
@@ -276,8 +280,14 @@ static void test_limit_trigger(void **state)
     /* the goal is 256 − 64 − 3 % ≈ 186 MiB of heap */
     cache_fill(&c, 40 * MiB);
     assert_int_equal(alloc_maybe_reclaim(), 1);
+    /* in use 254 MiB ≥ 90 %: pressure mode, steps of 4 × 16 MiB */
+    assert_true(c.last_wanted == 64 * MiB);
+    for (int i = 0; i < 10 && alloc_maybe_reclaim() == 1; i++) {
+    }
     struct alloc_stats st;
     alloc_stats_get(&st);
+    assert_true(st.pressure_entries == 1);
+    assert_int_equal(st.memory_pressure, 0); /* left again: in use fell back to 64 MiB */
     assert_true(st.cycles_by_reason[ALLOC_CYCLE_MEMORY_LIMIT] == 1);
     assert_true(c.held == 0); /* asked for all growth since the last (no) cycle */
     /* the limit goal never drops below the live heap: an unreleasable heap over the
@@ -290,6 +300,8 @@ static void test_limit_trigger(void **state)
     for (int i = 0; i < 50; i++)
         cycles += (unsigned)alloc_maybe_reclaim();
     assert_true(cycles == 50); /* the fake clock stands still: pauses cost nothing */
+    alloc_stats_get(&st);
+    assert_true(st.cycles_by_reason[ALLOC_CYCLE_MEMORY_LIMIT] == 51); /* whole: over it */
     alloc_account_sub(c.subsys, c.held);
 }
 
@@ -336,6 +348,54 @@ static void test_cpu_budget_postpones(void **state)
     alloc_stats_get(&st);
     assert_true(st.cycles == 6);
     alloc_account_sub(slow.subsys, slow.held);
+}
+
+/* A cache that costs 1 µs of (fake) time per KiB released. */
+static struct cache costly = {
+    .name = "costly", .subsys = ALLOC_SUBSYS_WATCH_BUFFERS, .give_max = SIZE_MAX};
+static size_t costly_release(void *arg, size_t wanted)
+{
+    size_t got = cache_release(arg, wanted);
+    fake_now += got / 1024 * 1000;
+    return got;
+}
+
+static void test_incremental_steps(void **state)
+{
+    (void)state;
+    costly.held = 0;
+    costly.calls = 0;
+    struct alloc_reclaimer r = {
+        .name = "costly", .subsys = costly.subsys, .release = costly_release, .arg = &costly};
+    int id = 0;
+    assert_int_equal(alloc_reclaimer_register(&r, &id), 0);
+    cache_fill(&costly, 100 * MiB);
+    /* the first step asks for 16 MiB: 16 ms here; the next ones aim at ~2 ms */
+    assert_int_equal(alloc_maybe_reclaim(), 1);
+    assert_true(costly.last_wanted == 16 * MiB);
+    struct alloc_stats st;
+    alloc_stats_get(&st);
+    assert_true(st.cycles == 0); /* under way */
+    assert_true(st.pauses == 1);
+    assert_int_equal(alloc_maybe_reclaim(), 1);
+    assert_true(costly.last_wanted < 16 * MiB && costly.last_wanted > 2 * MiB); /* smoothed */
+    int steps = 2;
+    while (alloc_maybe_reclaim() == 1 && steps < 1000)
+        steps++;
+    assert_true(costly.held == 0);
+    alloc_stats_get(&st);
+    assert_true(st.cycles == 1);
+    assert_true(st.pauses == (uint64_t)steps);
+    assert_true(steps > 10); /* 100 MiB at ~2 MiB per step after the first */
+    assert_true(costly.last_wanted <= 4 * MiB);
+    assert_true(st.pause_max_ns >= 16 * MS && st.pause_max_ns < 17 * MS);
+    assert_true(st.pause_p50_ns <= 3 * MS); /* most steps are short */
+    assert_true(st.bytes_released == 100 * MiB);
+    /* pressure mode, or a forced cycle, does it all at once */
+    cache_fill(&costly, 40 * MiB);
+    assert_true(alloc_reclaim_now(SIZE_MAX) == 40 * MiB);
+    alloc_stats_get(&st);
+    assert_true(st.cycles == 2 && st.pauses == (uint64_t)steps + 1);
 }
 
 static void test_delayed_page_return(void **state)
@@ -487,6 +547,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_percent_trigger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limit_trigger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cpu_budget_postpones, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incremental_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delayed_page_return, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pressure_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_collect_on_owning_thread, setup, teardown),

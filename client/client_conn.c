@@ -182,10 +182,10 @@ void client_cq_finish(grpc_completion_queue *cq)
 }
 
 /*
- * wait_ready — 1 once ch is READY; 0 when the dial timeout passes or a connection attempt
- * made during this wait fails (TRANSIENT_FAILURE: refused, unreachable). A channel already
- * in TRANSIENT_FAILURE from an earlier attempt returns -1 at once unless patient is set, in
- * which case it gets the timeout to recover (grpc keeps retrying it with backoff).
+ * wait_ready — 1 once ch is READY; 0 when a connection attempt made during this wait fails
+ * (TRANSIENT_FAILURE: refused, unreachable); -2 when the dial timeout passes. A channel
+ * already in TRANSIENT_FAILURE from an earlier attempt returns -1 at once unless patient is
+ * set, in which case it gets the timeout to recover (grpc keeps retrying it with backoff).
  */
 static int wait_ready(grpc_channel *ch, int64_t timeout_ms, int patient)
 {
@@ -199,7 +199,7 @@ static int wait_ready(grpc_channel *ch, int64_t timeout_ms, int patient)
     grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
     int tag_byte = 0;
     void *tag = &tag_byte;
-    int ready = 0;
+    int ready = -2;
     for (int changes = 0; changes < CLIENT_DIAL_STATE_CHANGES_MAX; changes++) {
         grpc_channel_watch_connectivity_state(ch, s, deadline, cq, tag);
         grpc_event ev =
@@ -212,8 +212,10 @@ static int wait_ready(grpc_channel *ch, int64_t timeout_ms, int patient)
             ready = 1;
             break;
         }
-        if (s == GRPC_CHANNEL_TRANSIENT_FAILURE || s == GRPC_CHANNEL_SHUTDOWN)
+        if (s == GRPC_CHANNEL_TRANSIENT_FAILURE || s == GRPC_CHANNEL_SHUTDOWN) {
+            ready = 0;
             break;
+        }
     }
     client_cq_finish(cq);
     return ready;
@@ -253,19 +255,21 @@ int client_conn_pick(cairn_client *cl, size_t *idx, grpc_channel **ch,
                 *ch = c;
                 return 0;
             }
-            if (r < 0) {
+            if (r == -1) {
                 skipped[i] = 1;
                 continue;
             }
-            if (used < sizeof(failed))
-                used += (size_t)snprintf(failed + used, sizeof(failed) - used, "%s %s",
+            if (used < sizeof(failed) && r == 0)
+                used += (size_t)snprintf(
+                    failed + used, sizeof(failed) - used, "%s %s (connection failed)",
+                    used > strlen("no connection to") ? "," : "", cl->chan[i].target);
+            else if (used < sizeof(failed))
+                used += (size_t)snprintf(failed + used, sizeof(failed) - used,
+                                         "%s %s (none within the %lld ms dial timeout)",
                                          used > strlen("no connection to") ? "," : "",
-                                         cl->chan[i].target);
+                                         cl->chan[i].target, (long long)cl->dial_timeout_ms);
         }
     }
-    if (used < sizeof(failed))
-        snprintf(failed + used, sizeof(failed) - used, " (dial timeout %lld ms)",
-                 (long long)cl->dial_timeout_ms);
     client_status_set(st, CLIENT_GRPC_UNAVAILABLE, failed, cl->chan[start].target);
     return CAIRN_EUNAVAILABLE;
 }

@@ -29,7 +29,9 @@ int alloc_admit(enum alloc_subsys subsys, size_t bytes)
     uint64_t headroom = (uint64_t)limit / 100 * ALLOC_LIMIT_HEADROOM_PERCENT;
     if (headroom < ALLOC_LIMIT_HEADROOM_MIN)
         headroom = ALLOC_LIMIT_HEADROOM_MIN;
-    uint64_t wanted = in_use + bytes + headroom - (uint64_t)limit;
+    uint64_t need = in_use + headroom; /* both far below 2^63: no wrap */
+    need = need + bytes < need ? UINT64_MAX : need + bytes;
+    uint64_t wanted = need > (uint64_t)limit ? need - (uint64_t)limit : 0;
     if (alloc_reclaim_for_admission(wanted > SIZE_MAX ? SIZE_MAX : (size_t)wanted)) {
         if (alloc_thread_is_registered())
             (void)alloc_thread_poll(); /* our own freed pages, before resampling */

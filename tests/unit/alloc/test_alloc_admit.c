@@ -118,11 +118,16 @@ static void test_within_and_over(void **state)
     assert_true(st.cycles_by_reason[ALLOC_CYCLE_ADMISSION] == 1);
     assert_true(st.refusals == 1);
     assert_true(st.refusals_by_subsys[ALLOC_SUBSYS_PROPOSALS] == 1);
+    /* absurd sizes are refused, not wrapped around */
+    fake_now += 20 * MS;
+    assert_int_equal(alloc_admit(ALLOC_SUBSYS_PROPOSALS, SIZE_MAX), CAIRN_EMEMLIMIT);
+    alloc_stats_get(&st);
+    assert_true(st.refusals == 2 && st.cycles == 2);
     /* within the same sample interval, no second (pointless) cycle */
     assert_int_equal(alloc_admit(ALLOC_SUBSYS_LEASES, 64 * MiB), CAIRN_EMEMLIMIT);
     alloc_stats_get(&st);
-    assert_true(st.cycles == 1);
-    assert_true(st.refusals == 2 && st.refusals_by_subsys[ALLOC_SUBSYS_LEASES] == 1);
+    assert_true(st.cycles == 2);
+    assert_true(st.refusals == 3 && st.refusals_by_subsys[ALLOC_SUBSYS_LEASES] == 1);
     /* growth counts against the limit right away, before the next sample */
     alloc_account_add(ALLOC_SUBSYS_OTHER, 20 * MiB);
     assert_int_equal(alloc_admit(ALLOC_SUBSYS_PROPOSALS, 10 * MiB), CAIRN_EMEMLIMIT);

@@ -65,10 +65,13 @@ uint64_t alloc_live_bytes(enum alloc_subsys subsys);
 uint64_t alloc_live_total_bytes(void);
 
 /* alloc_malloc / _calloc / _realloc / _free — mimalloc allocation accounted by its
- * usable size, for long-lived objects (a lease, a watcher, a cached entry). Any thread may
- * free a block (mimalloc allows it); pass the same subsystem as at allocation.
- * NULL on out-of-memory (nothing is accounted then); alloc_free(subsys, NULL) is a no-op.
- * These never consult the memory limit: call alloc_admit() before memory-growing work. */
+ * usable size, for long-lived objects (a lease, a watcher, a cached entry). Each thread
+ * allocates each subsystem's blocks from a mimalloc heap of its own, so one subsystem's
+ * frees empty whole pages (registered threads collect those heaps on request). Any thread
+ * may free a block; pass the same subsystem as at allocation. NULL on out-of-memory
+ * (nothing is accounted then); alloc_free(subsys, NULL) is a no-op. About 27 ns per
+ * malloc+free pair against mimalloc's 10. These never consult the memory limit: call
+ * alloc_admit() before memory-growing work. */
 void *alloc_malloc(enum alloc_subsys subsys, size_t size_bytes);
 void *alloc_calloc(enum alloc_subsys subsys, size_t count, size_t size_bytes);
 void *alloc_realloc(enum alloc_subsys subsys, void *ptr, size_t size_bytes);
@@ -161,9 +164,10 @@ void alloc_thread_unregister(void);
 
 /* alloc_thread_poll — call from the thread's loop (each completion-queue wakeup, each
  * batch). If a cycle asked for a collect since the last poll, collect this thread's heaps
- * (its arenas' heaps and its default heap) and return 1; otherwise return 0 after one
- * atomic load. Unregistered threads always get 0. Poll at least every 100 ms or so: a
- * thread that sleeps longer holds its freed pages that much longer. */
+ * (its arenas' heaps, its per-subsystem heaps and its default heap) and return 1;
+ * otherwise return 0 after one atomic load (~3 ns). Unregistered threads always get 0.
+ * Poll at least every 100 ms or so: a thread that sleeps longer holds its freed pages that
+ * much longer. */
 int alloc_thread_poll(void);
 
 /* ---------------------------------------------------------------- pacer settings ---- */

@@ -41,8 +41,8 @@ struct srv_config {
     char logger[16];
     char log_outputs[SRV_STR_MAX];
     char config_file[SRV_STR_MAX];
-    char heap_percent[32]; /* parsed by alloc/: "100", "off", ... */
-    char memory_limit[32]; /* parsed by alloc/: "512MiB", "off", ... */
+    char heap_percent[32]; /* "" = unset; parsed by alloc/: "100", "off", ... */
+    char memory_limit[32]; /* "" = unset; parsed by alloc/: "512MiB", "off", ... */
     int show_version;
     int show_help;
 };

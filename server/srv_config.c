@@ -75,8 +75,7 @@ void srv_config_defaults(struct srv_config *c)
     strcpy(c->log_level, "info");
     strcpy(c->logger, "zap");
     strcpy(c->log_outputs, "default");
-    strcpy(c->heap_percent, "100");
-    strcpy(c->memory_limit, "off");
+    /* heap_percent and memory_limit stay empty: unset, so CAIRN_* variables apply */
 }
 
 __attribute__((format(printf, 3, 4))) static void errf(char *err, size_t err_len, const char *fmt,

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define REQUESTS_PER_METHOD 8 /* outstanding request_call slots per registered method */
 #define GENERIC_REQUESTS    4 /* catch-all slots answering UNIMPLEMENTED */
@@ -60,6 +61,7 @@ struct srv_call {
     struct tag t_new, t_recv, t_send, t_close, t_final;
     atomic_int refs;
     pthread_mutex_t mu;
+    pthread_cond_t room; /* signalled when a stream send completes */
     /* stream state, under mu */
     grpc_byte_buffer **q;
     uint32_t q_head, q_len, q_cap;
@@ -72,6 +74,7 @@ struct srv_call {
     char *finish_msg;
     int closed_notified;
     int service_released; /* the service's implicit reference was dropped */
+    size_t request_bytes; /* size of the last request message on the wire */
     void *data;
     struct arena_chunk *arena;
     ProtobufCAllocator pb_alloc;
@@ -133,6 +136,11 @@ static struct srv_call *call_new(struct srv_grpc *g, const struct srv_method *m)
     c->m = m;
     atomic_init(&c->refs, 1); /* the pending request_call */
     pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->room, &ca);
+    pthread_condattr_destroy(&ca);
     grpc_metadata_array_init(&c->md);
     c->t_new.fn = m ? on_new_registered : on_new_generic;
     c->t_recv.fn = on_recv;
@@ -170,6 +178,7 @@ static void call_free(struct srv_call *c)
         grpc_call_unref(c->call);
     arena_release(c);
     pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->room);
     free(c);
     atomic_fetch_sub(&g->live_calls, 1);
 }
@@ -245,12 +254,18 @@ static void post_recv(struct srv_call *c)
 
 /* Decode a byte buffer; returns NULL on a malformed message. */
 static ProtobufCMessage *decode(const ProtobufCMessageDescriptor *d, grpc_byte_buffer *bb,
-                                ProtobufCAllocator *a)
+                                ProtobufCAllocator *a, size_t *bytes, uint64_t limit)
 {
     grpc_byte_buffer_reader r;
     if (!grpc_byte_buffer_reader_init(&r, bb))
         return NULL;
     grpc_slice s = grpc_byte_buffer_reader_readall(&r);
+    *bytes = GRPC_SLICE_LENGTH(s);
+    if (*bytes > limit) { /* over the limit: the caller answers RESOURCE_EXHAUSTED */
+        grpc_slice_unref(s);
+        grpc_byte_buffer_reader_destroy(&r);
+        return NULL;
+    }
     ProtobufCMessage *msg =
         protobuf_c_message_unpack(d, a, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
     grpc_slice_unref(s);
@@ -382,6 +397,27 @@ int srv_stream_send(struct srv_call *c, const ProtobufCMessage *msg)
     return 0;
 }
 
+int srv_stream_wait_room(struct srv_call *c, uint64_t timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(timeout_ms / 1000);
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
+    while (rc == 0 && !c->dead && !c->finished && c->q_len >= c->q_cap / 2)
+        if (pthread_cond_timedwait(&c->room, &c->mu, &ts) != 0)
+            rc = CAIRN_ETIMEOUT;
+    if (c->dead || c->finished)
+        rc = CAIRN_ECANCELED;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 void srv_stream_finish(struct srv_call *c, enum srv_status code, const char *message)
 {
     CAIRN_ASSERT(c->m && c->m->kind != SRV_UNARY);
@@ -437,6 +473,7 @@ static void on_send(struct tag *t, int ok)
         }
     }
     pthread_mutex_unlock(&c->mu);
+    pthread_cond_broadcast(&c->room);
     if (next)
         start_send(c, next, 0);
     else if (final)
@@ -460,6 +497,7 @@ static void notify_close(struct srv_call *c, int cancelled)
     if (cancelled)
         c->dead = 1;
     pthread_mutex_unlock(&c->mu);
+    pthread_cond_broadcast(&c->room);
     if (first && c->m && c->m->on_close)
         c->m->on_close(c, cancelled);
     if (cancelled)
@@ -470,14 +508,26 @@ static void on_close(struct tag *t, int ok)
 {
     struct srv_call *c = CAIRN_CONTAINER_OF(t, struct srv_call, t_close);
     int cancelled = !ok || c->cancelled_flag;
-    if (cancelled) {
-        pthread_mutex_lock(&c->mu);
-        c->dead = 1;
-        pthread_mutex_unlock(&c->mu);
-        if (c->m && c->m->kind != SRV_UNARY)
-            notify_close(c, 1);
+    pthread_mutex_lock(&c->mu);
+    c->dead = 1; /* the call is over either way: no more sends */
+    pthread_mutex_unlock(&c->mu);
+    /* the call is complete: a stream's service hears about it now if it has not yet, so
+     * on_close runs exactly once for every stream */
+    if (c->m && c->m->kind != SRV_UNARY) {
+        notify_close(c, cancelled);
+        release_service_ref(c); /* idempotent: a finished stream released it already */
     }
     srv_call_unref(c);
+}
+
+/* grpc-go's wording, which etcd clients see: over the limit, or not a valid message. */
+static void decode_error(const struct srv_call *c, char *buf, size_t cap, const char *prefix)
+{
+    if (c->request_bytes > c->g->cfg.max_recv_bytes)
+        snprintf(buf, cap, "grpc: received message larger than max (%zu vs. %llu)",
+                 c->request_bytes, (unsigned long long)c->g->cfg.max_recv_bytes);
+    else
+        snprintf(buf, cap, "%sunexpected EOF", prefix);
 }
 
 static void on_recv(struct tag *t, int ok)
@@ -491,10 +541,15 @@ static void on_recv(struct tag *t, int ok)
         srv_call_unref(c);
         return;
     }
-    ProtobufCMessage *req = decode(c->m->req_desc, bb, NULL);
+    ProtobufCMessage *req =
+        decode(c->m->req_desc, bb, NULL, &c->request_bytes, c->g->cfg.max_recv_bytes);
     grpc_byte_buffer_destroy(bb);
     if (!req) {
-        srv_stream_finish(c, SRV_INTERNAL, "grpc: error unmarshalling request: invalid message");
+        char msg[160];
+        decode_error(c, msg, sizeof(msg), "grpc: failed to unmarshal the received message ");
+        srv_stream_finish(
+            c, c->request_bytes > c->g->cfg.max_recv_bytes ? SRV_RESOURCE_EXHAUSTED : SRV_INTERNAL,
+            msg);
         srv_call_unref(c);
         return;
     }
@@ -544,16 +599,33 @@ static void on_new_registered(struct tag *t, int ok)
             return;
         }
     }
-    ProtobufCMessage *req = c->payload ? decode(m->req_desc, c->payload, &c->pb_alloc) : NULL;
+    ProtobufCMessage *req = c->payload ? decode(m->req_desc, c->payload, &c->pb_alloc,
+                                                &c->request_bytes, g->cfg.max_recv_bytes)
+                                       : NULL;
     if (c->payload) {
         grpc_byte_buffer_destroy(c->payload);
         c->payload = NULL;
     }
     if (!req) {
-        end_call(c, NULL, SRV_INTERNAL, "grpc: error unmarshalling request: invalid message");
+        char msg[160];
+        decode_error(c, msg, sizeof(msg), "grpc: error unmarshalling request: ");
+        end_call(c, NULL,
+                 c->request_bytes > g->cfg.max_recv_bytes ? SRV_RESOURCE_EXHAUSTED : SRV_INTERNAL,
+                 msg);
         return;
     }
     m->on_request(c, req);
+}
+
+/* Is svc (e.g. "etcdserverpb.KV") the service of one of our methods? */
+static int known_service(const struct srv_grpc *g, const char *svc, size_t len)
+{
+    for (size_t i = 0; i < g->cfg.n_methods; i++) {
+        const char *path = g->cfg.methods[i].path;
+        if (path[0] == '/' && strncmp(path + 1, svc, len) == 0 && path[1 + len] == '/')
+            return 1;
+    }
+    return 0;
 }
 
 static void on_new_generic(struct tag *t, int ok)
@@ -572,6 +644,10 @@ static void on_new_generic(struct tag *t, int ok)
     if (len > 0 && p[0] == '/')
         p++, len--;
     const char *slash = memchr(p, '/', len);
+    if (slash && !known_service(c->g, p, (size_t)(slash - p))) {
+        len = (size_t)(slash - p);
+        slash = NULL;
+    }
     if (slash)
         snprintf(msg, sizeof(msg), "unknown method %.*s for service %.*s",
                  (int)(len - (size_t)(slash - p) - 1), slash + 1, (int)(slash - p), p);
@@ -600,6 +676,11 @@ void srv_call_set_data(struct srv_call *c, void *data)
 const struct srv_method *srv_call_method(const struct srv_call *c)
 {
     return c->m;
+}
+
+size_t srv_call_request_bytes(const struct srv_call *c)
+{
+    return c->request_bytes;
 }
 
 ProtobufCAllocator *srv_call_allocator(struct srv_call *c)
@@ -687,7 +768,10 @@ int srv_grpc_start(const struct srv_grpc_config *cfg, struct srv_grpc **out, cha
     args[0].value.integer = 0; /* a second server on our port must fail, not share it */
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[1].value.integer = cfg->max_recv_bytes > INT32_MAX ? INT32_MAX : (int)cfg->max_recv_bytes;
+    /* gRPC core enforces a backstop of 8x the limit; below it the dispatch layer answers
+     * in grpc-go's words, which etcd clients and tests expect */
+    uint64_t core_limit = cfg->max_recv_bytes * 8;
+    args[1].value.integer = core_limit > INT32_MAX ? INT32_MAX : (int)core_limit;
     grpc_channel_args ch_args = {2, args};
     g->cq = grpc_completion_queue_create_for_next(NULL);
     g->server = grpc_server_create(&ch_args, NULL);

@@ -104,6 +104,9 @@ const struct srv_method *srv_call_method(const struct srv_call *call);
  * valid for the life of the call; *len gets its length. */
 const char *srv_call_metadata(const struct srv_call *call, const char *key, size_t *len);
 
+/* Wire size of the request being handled (etcd's --max-request-bytes applies to it). */
+size_t srv_call_request_bytes(const struct srv_call *call);
+
 /* The per-call protobuf-c allocator (arena), for building replies cheaply. */
 ProtobufCAllocator *srv_call_allocator(struct srv_call *call);
 
@@ -122,6 +125,9 @@ void srv_call_fail(struct srv_call *call, enum srv_status code, const char *mess
  */
 int srv_stream_send(struct srv_call *call, const ProtobufCMessage *msg);
 void srv_stream_finish(struct srv_call *call, enum srv_status code, const char *message);
+/* Block (a worker thread, never a polling thread) until the stream's queue is at most half
+ * full: 0, CAIRN_ECANCELED (stream gone) or CAIRN_ETIMEOUT. Flow control for big streams. */
+int srv_stream_wait_room(struct srv_call *call, uint64_t timeout_ms);
 /* Keep a stream call alive outside a handler (e.g. queued on the node thread). */
 void srv_call_ref(struct srv_call *call);
 void srv_call_unref(struct srv_call *call);

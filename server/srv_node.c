@@ -1,0 +1,933 @@
+/* The node: identity, startup and shutdown, the request queue and the raft Ready loop. */
+#include "srv_node_int.h"
+
+#include "alloc.h"
+#include "common.h"
+#include "srv_errors.h"
+#include "url.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+struct srv_read_batch {
+    struct srv_read_batch *next;
+    uint64_t ctx;
+    uint64_t index; /* 0 until the read state arrives */
+    uint64_t issued_ms;
+    struct srv_req *reqs;
+};
+
+uint64_t srv_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Answer a request's call and release the request. A request may live in its call's
+ * arena, which the answer can free: nothing touches the request after the answer. */
+static void req_fail(struct srv_req *r, int code)
+{
+    void (*fin)(struct srv_req *) = r->on_free;
+    struct srv_call *call = r->call;
+    if (call)
+        srv_call_fail_code(call, code);
+    if (fin)
+        fin(r);
+}
+
+static void req_reply(struct srv_req *r, const ProtobufCMessage *msg)
+{
+    void (*fin)(struct srv_req *) = r->on_free;
+    srv_call_reply(r->call, msg);
+    if (fin)
+        fin(r);
+}
+
+/* ---- identity: ids derived from URLs and the cluster token, equal on every member ---- */
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* etcd hashes a member's sorted peer URLs with the cluster token; so do we (FNV-1a). */
+static uint64_t member_id_of(const char *peer_urls, const char *token)
+{
+    uint64_t h = fnv1a(0xcbf29ce484222325ULL, peer_urls, strlen(peer_urls));
+    h = fnv1a(h, token, strlen(token));
+    return h ? h : 1;
+}
+
+/* ---- queue ---- */
+
+int srv_node_submit(struct srv_node *n, struct srv_req *req)
+{
+    int rc = 0;
+    pthread_mutex_lock(&n->mu);
+    if (atomic_load(&n->stopping))
+        rc = CAIRN_ESTOPPED;
+    else if (n->q_len >= SRV_QUEUE_MAX)
+        rc = CAIRN_EDROPPED;
+    if (rc == 0) {
+        req->next = NULL;
+        if (n->q_tail)
+            n->q_tail->next = req;
+        else
+            n->q_head = req;
+        n->q_tail = req;
+        n->q_len++;
+        pthread_cond_signal(&n->cv);
+    }
+    pthread_mutex_unlock(&n->mu);
+    if (rc < 0)
+        req_fail(req, rc);
+    return rc;
+}
+
+/* Pack an InternalRequest with body as its request case into memory from a (or malloc). */
+static uint8_t *pack_internal(struct srv_node *n, ProtobufCAllocator *a, uint64_t id,
+                              Cairnpb__InternalRequest__RequestCase kcase, ProtobufCMessage *body,
+                              size_t *len)
+{
+    Cairnpb__InternalRequest ir = CAIRNPB__INTERNAL_REQUEST__INIT;
+    Cairnpb__RequestHeader hdr = CAIRNPB__REQUEST_HEADER__INIT;
+    hdr.id = id;
+    hdr.member_id = n->member_id;
+    ir.header = &hdr;
+    ir.request_case = kcase;
+    switch (kcase) {
+    case CAIRNPB__INTERNAL_REQUEST__REQUEST_PUT:
+        ir.put = (Etcdserverpb__PutRequest *)body;
+        break;
+    case CAIRNPB__INTERNAL_REQUEST__REQUEST_DELETE_RANGE:
+        ir.delete_range = (Etcdserverpb__DeleteRangeRequest *)body;
+        break;
+    case CAIRNPB__INTERNAL_REQUEST__REQUEST_TXN:
+        ir.txn = (Etcdserverpb__TxnRequest *)body;
+        break;
+    case CAIRNPB__INTERNAL_REQUEST__REQUEST_COMPACTION:
+        ir.compaction = (Etcdserverpb__CompactionRequest *)body;
+        break;
+    case CAIRNPB__INTERNAL_REQUEST__REQUEST_LEASE_GRANT:
+        ir.lease_grant = (Etcdserverpb__LeaseGrantRequest *)body;
+        break;
+    case CAIRNPB__INTERNAL_REQUEST__REQUEST_LEASE_REVOKE:
+        ir.lease_revoke = (Etcdserverpb__LeaseRevokeRequest *)body;
+        break;
+    case CAIRNPB__INTERNAL_REQUEST__REQUEST_ALARM:
+        ir.alarm = (Etcdserverpb__AlarmRequest *)body;
+        break;
+    default:
+        CAIRN_ASSERT(!"pack_internal: unexpected request kind");
+    }
+    size_t need = cairnpb__internal_request__get_packed_size(&ir);
+    uint8_t *data = a ? a->alloc(a->allocator_data, need ? need : 1) : malloc(need ? need : 1);
+    if (!data)
+        return NULL;
+    *len = cairnpb__internal_request__pack(&ir, data);
+    CAIRN_ASSERT(*len == need);
+    return data;
+}
+
+int srv_node_propose(struct srv_node *n, struct srv_call *call,
+                     Cairnpb__InternalRequest__RequestCase kcase, ProtobufCMessage *body)
+{
+    ProtobufCAllocator *a = srv_call_allocator(call);
+    struct srv_req *req = a->alloc(a->allocator_data, sizeof(*req));
+    if (!req) {
+        srv_call_fail_code(call, CAIRN_ENOMEM);
+        return CAIRN_ENOMEM;
+    }
+    memset(req, 0, sizeof(*req));
+    req->kind = SRV_REQ_PROPOSE;
+    req->call = call;
+    req->id = atomic_fetch_add(&n->next_id, 1);
+    req->data = pack_internal(n, a, req->id, kcase, body, &req->len);
+    if (!req->data) {
+        srv_call_fail_code(call, CAIRN_ENOMEM);
+        return CAIRN_ENOMEM;
+    }
+    if (kcase == CAIRNPB__INTERNAL_REQUEST__REQUEST_COMPACTION)
+        req->physical = ((Etcdserverpb__CompactionRequest *)body)->physical;
+    return srv_node_submit(n, req);
+}
+
+static void free_internal(struct srv_req *req)
+{
+    free(req->data);
+    free(req);
+}
+
+int srv_node_propose_internal(struct srv_node *n, Cairnpb__InternalRequest__RequestCase kcase,
+                              ProtobufCMessage *body)
+{
+    struct srv_req *req = calloc(1, sizeof(*req));
+    if (!req)
+        return CAIRN_ENOMEM;
+    req->kind = SRV_REQ_PROPOSE;
+    req->on_free = free_internal;
+    req->data = pack_internal(n, NULL, 0, kcase, body, &req->len);
+    if (!req->data) {
+        free(req);
+        return CAIRN_ENOMEM;
+    }
+    return srv_node_submit(n, req);
+}
+
+void srv_node_header(struct srv_node *n, Etcdserverpb__ResponseHeader *h, int64_t revision)
+{
+    struct srv_pub p;
+    srv_node_pub(n, &p);
+    h->cluster_id = n->cluster_id;
+    h->member_id = n->member_id;
+    h->revision = revision;
+    h->raft_term = p.term;
+}
+
+void srv_node_pub(struct srv_node *n, struct srv_pub *out)
+{
+    pthread_mutex_lock(&n->pub_mu);
+    *out = n->pub;
+    pthread_mutex_unlock(&n->pub_mu);
+}
+
+static void publish(struct srv_node *n)
+{
+    struct raft_status st;
+    raft_status(n->raft, &st);
+    struct srv_pub p = {
+        .term = st.term,
+        .lead = st.lead,
+        .commit = st.commit,
+        .last_index = st.last_index,
+        .applied = n->applied,
+        .role = st.role,
+    };
+    for (uint32_t i = 0; i < st.conf.n_learners; i++)
+        p.is_learner |= st.conf.learners[i] == n->member_id;
+    pthread_mutex_lock(&n->pub_mu);
+    n->pub = p;
+    pthread_mutex_unlock(&n->pub_mu);
+}
+
+/* ---- waiters (node thread) ---- */
+
+static void req_finish(struct srv_req *req)
+{
+    if (req->on_free)
+        req->on_free(req);
+}
+
+static void waiter_add(struct srv_node *n, struct srv_req *req)
+{
+    req->next = NULL;
+    req->prev = n->wait_tail;
+    if (n->wait_tail)
+        n->wait_tail->next = req;
+    else
+        n->wait_head = req;
+    n->wait_tail = req;
+    if (cairn_u64map_put(&n->waiters, req->id, req) < 0) {
+        /* cannot track it: answer now rather than lose the call */
+        n->wait_tail = req->prev;
+        if (n->wait_tail)
+            n->wait_tail->next = NULL;
+        else
+            n->wait_head = NULL;
+        srv_call_fail_code(req->call, CAIRN_ENOMEM);
+    }
+}
+
+static struct srv_req *waiter_take(struct srv_node *n, uint64_t id)
+{
+    struct srv_req *req = cairn_u64map_del(&n->waiters, id);
+    if (!req)
+        return NULL;
+    if (req->prev)
+        req->prev->next = req->next;
+    else
+        n->wait_head = req->next;
+    if (req->next)
+        req->next->prev = req->prev;
+    else
+        n->wait_tail = req->prev;
+    req->next = req->prev = NULL;
+    return req;
+}
+
+static void fail_list(struct srv_req *r, int code)
+{
+    for (int i = 0; r && i < (1 << 30); i++) {
+        struct srv_req *next = r->next;
+        req_fail(r, code);
+        r = next;
+    }
+}
+
+/* ---- proposals and reads taken off the queue ---- */
+
+static void propose_batch(struct srv_node *n, struct srv_req **reqs, size_t count)
+{
+    if (count == 0)
+        return;
+    struct raft_proposal *props = calloc(count, sizeof(*props));
+    if (!props) {
+        for (size_t i = 0; i < count; i++)
+            srv_call_fail_code(reqs[i]->call, CAIRN_ENOMEM);
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        props[i].data = reqs[i]->data;
+        props[i].len = (uint32_t)reqs[i]->len;
+    }
+    int rc = alloc_admit(ALLOC_SUBSYS_PROPOSALS, 0);
+    if (rc == 0)
+        rc = raft_propose(n->raft, props, count, NULL);
+    free(props);
+    for (size_t i = 0; i < count; i++) {
+        if (rc == 0 && reqs[i]->call) {
+            waiter_add(n, reqs[i]);
+        } else if (rc == 0) {
+            req_finish(reqs[i]); /* nobody waits for server-originated proposals */
+        } else {
+            /* ELIMIT (uncommitted cap) reads as etcd's "too many requests" */
+            req_fail(reqs[i], rc == CAIRN_ELIMIT ? CAIRN_EDROPPED : rc);
+        }
+    }
+}
+
+static void issue_read_index(struct srv_node *n)
+{
+    if (!n->reads_waiting)
+        return;
+    for (struct srv_read_batch *b = n->read_batches; b; b = b->next)
+        if (b->index == 0)
+            return; /* one read-index round at a time: the next batch rides the next round */
+    struct srv_read_batch *b = calloc(1, sizeof(*b));
+    if (!b)
+        return; /* retried next iteration */
+    b->ctx = ++n->read_ctx;
+    int rc = raft_read_index(n->raft, b->ctx);
+    if (rc < 0) {
+        free(b);
+        return; /* no leader yet: keep waiting until the requests time out */
+    }
+    b->issued_ms = srv_now_ms();
+    b->reqs = n->reads_waiting;
+    n->reads_waiting = NULL;
+    b->next = n->read_batches;
+    n->read_batches = b;
+}
+
+static void serve_reads(struct srv_node *n, struct srv_req *r)
+{
+    struct store_read *rd = NULL;
+    int rc = store_read_begin(n->store, &rd);
+    for (int i = 0; r && i < (1 << 30); i++) {
+        struct srv_req *next = r->next;
+        if (rc < 0) {
+            req_fail(r, rc);
+        } else {
+            Etcdserverpb__RangeResponse *resp = NULL;
+            int e = store_range(rd, r->range, srv_call_allocator(r->call), &resp);
+            if (e < 0) {
+                req_fail(r, e);
+            } else {
+                srv_node_header(n, resp->header, resp->header->revision);
+                req_reply(r, &resp->base); /* packed before the txn ends */
+            }
+        }
+        r = next;
+    }
+    if (rd)
+        store_read_end(rd);
+}
+
+static void serve_ready_reads(struct srv_node *n)
+{
+    struct srv_read_batch **pp = &n->read_batches;
+    uint64_t now = srv_now_ms();
+    while (*pp) {
+        struct srv_read_batch *b = *pp;
+        if (b->index != 0 && b->index <= n->applied) {
+            *pp = b->next;
+            serve_reads(n, b->reqs);
+            free(b);
+        } else if (b->index == 0 && now - b->issued_ms > n->tick_ms * 20) {
+            /* the read index was lost (leader change, dropped message): ask again */
+            *pp = b->next;
+            struct srv_req *tail = b->reqs;
+            while (tail && tail->next)
+                tail = tail->next;
+            if (tail) {
+                tail->next = n->reads_waiting;
+                n->reads_waiting = b->reqs;
+            }
+            free(b);
+        } else {
+            pp = &b->next;
+        }
+    }
+}
+
+static void expire_requests(struct srv_node *n)
+{
+    uint64_t now = srv_now_ms();
+    while (n->wait_head && n->wait_head->deadline_ms <= now) {
+        struct srv_req *r = waiter_take(n, n->wait_head->id);
+        CAIRN_ASSERT(r != NULL);
+        req_fail(r, CAIRN_ETIMEOUT);
+    }
+    struct srv_req **pp = &n->reads_waiting;
+    while (*pp) {
+        struct srv_req *r = *pp;
+        if (r->deadline_ms <= now) {
+            *pp = r->next;
+            req_fail(r, CAIRN_ETIMEOUT);
+        } else {
+            pp = &r->next;
+        }
+    }
+}
+
+static void take_queue(struct srv_node *n)
+{
+    pthread_mutex_lock(&n->mu);
+    struct srv_req *r = n->q_head;
+    n->q_head = n->q_tail = NULL;
+    n->q_len = 0;
+    pthread_mutex_unlock(&n->mu);
+
+    struct srv_req *props[SRV_BATCH_MAX];
+    size_t n_props = 0;
+    uint64_t deadline = srv_now_ms() + SRV_REQUEST_TIMEOUT_MS;
+    for (int i = 0; r && i < SRV_QUEUE_MAX + 1; i++) {
+        struct srv_req *next = r->next;
+        r->next = NULL;
+        r->deadline_ms = deadline;
+        switch (r->kind) {
+        case SRV_REQ_PROPOSE:
+            props[n_props++] = r;
+            if (n_props == SRV_BATCH_MAX) {
+                propose_batch(n, props, n_props);
+                n_props = 0;
+            }
+            break;
+        case SRV_REQ_READ:
+            r->next = n->reads_waiting;
+            n->reads_waiting = r;
+            break;
+        case SRV_REQ_LEASE_RENEW:
+        case SRV_REQ_LEASE_TTL:
+            srv_lease_handle(n, r);
+            break;
+        case SRV_REQ_WATCH:
+            srv_watch_handle(n->hub, r);
+            break;
+        case SRV_REQ_DEFRAG:
+        case SRV_REQ_MOVE_LEADER:
+        case SRV_REQ_HASH:
+            srv_maint_handle(n, r);
+            break;
+        }
+        r = next;
+    }
+    propose_batch(n, props, n_props);
+    issue_read_index(n);
+}
+
+/* ---- applying a Ready ---- */
+
+/* Decode a committed entry into a store op; requests live in the batch arena. */
+static const Cairnpb__InternalRequest *decode_entry(struct srv_node *n, const struct raft_entry *e,
+                                                    struct store_op *op)
+{
+    memset(op, 0, sizeof(*op));
+    op->kind = STORE_OP_NOOP;
+    if (e->type != RAFT_ENTRY_NORMAL || e->len == 0)
+        return NULL;
+    Cairnpb__InternalRequest *ir =
+        cairnpb__internal_request__unpack(alloc_arena_protobuf(n->batch_arena), e->len, e->data);
+    if (!ir) {
+        /* every member decodes the same bytes: a bad entry is skipped identically */
+        fprintf(stderr, "cairnd: entry %llu does not decode; applied as a no-op\n",
+                (unsigned long long)e->index);
+        return NULL;
+    }
+    switch (ir->request_case) {
+    case CAIRNPB__INTERNAL_REQUEST__REQUEST_PUT:
+        op->kind = STORE_OP_PUT, op->put = ir->put;
+        break;
+    case CAIRNPB__INTERNAL_REQUEST__REQUEST_DELETE_RANGE:
+        op->kind = STORE_OP_DELETE_RANGE, op->delete_range = ir->delete_range;
+        break;
+    case CAIRNPB__INTERNAL_REQUEST__REQUEST_TXN:
+        op->kind = STORE_OP_TXN, op->txn = ir->txn;
+        break;
+    case CAIRNPB__INTERNAL_REQUEST__REQUEST_COMPACTION:
+        op->kind = STORE_OP_COMPACT, op->compact = ir->compaction;
+        break;
+    case CAIRNPB__INTERNAL_REQUEST__REQUEST_LEASE_GRANT:
+        op->kind = STORE_OP_LEASE_GRANT, op->lease_grant = ir->lease_grant;
+        break;
+    case CAIRNPB__INTERNAL_REQUEST__REQUEST_LEASE_REVOKE:
+        op->kind = STORE_OP_LEASE_REVOKE, op->lease_revoke = ir->lease_revoke;
+        break;
+    case CAIRNPB__INTERNAL_REQUEST__REQUEST_ALARM:
+        op->kind = STORE_OP_ALARM, op->alarm = ir->alarm;
+        break;
+    case CAIRNPB__INTERNAL_REQUEST__REQUEST_LEASE_CHECKPOINT:
+        op->kind = STORE_OP_LEASE_CHECKPOINT, op->lease_checkpoint = ir->lease_checkpoint;
+        break;
+    default:
+        break;
+    }
+    return ir;
+}
+
+/* The response a store result carries, and its header; NULL when there is none (an
+ * entry that failed, or a no-op). Every response type has base then header. */
+#define RESULT_CASE(kind, field)                                                                   \
+    case kind:                                                                                     \
+        if (!res->field)                                                                           \
+            return NULL;                                                                           \
+        *msg = &res->field->base;                                                                  \
+        return res->field->header
+
+static Etcdserverpb__ResponseHeader *result_header(const struct store_result *res,
+                                                   ProtobufCMessage **msg)
+{
+    *msg = NULL;
+    switch (res->kind) {
+        RESULT_CASE(STORE_OP_PUT, put);
+        RESULT_CASE(STORE_OP_DELETE_RANGE, delete_range);
+        RESULT_CASE(STORE_OP_TXN, txn);
+        RESULT_CASE(STORE_OP_COMPACT, compact);
+        RESULT_CASE(STORE_OP_LEASE_GRANT, lease_grant);
+        RESULT_CASE(STORE_OP_LEASE_REVOKE, lease_revoke);
+        RESULT_CASE(STORE_OP_ALARM, alarm);
+        RESULT_CASE(STORE_OP_LEASE_CHECKPOINT, lease_checkpoint);
+    default:
+        return NULL;
+    }
+}
+#undef RESULT_CASE
+
+static void answer(struct srv_node *n, const Cairnpb__InternalRequest *ir,
+                   const struct store_result *res)
+{
+    if (!ir || !ir->header || ir->header->member_id != n->member_id || ir->header->id == 0)
+        return;
+    struct srv_req *req = waiter_take(n, ir->header->id);
+    if (!req)
+        return; /* timed out already, or proposed before a restart */
+    ProtobufCMessage *msg = NULL;
+    Etcdserverpb__ResponseHeader *h = result_header(res, &msg);
+    if (res->err < 0) {
+        req_fail(req, res->err);
+    } else if (res->kind == STORE_OP_COMPACT && req->physical && n->compaction_pending) {
+        req->next = n->compact_waiters; /* answered when the physical work is done */
+        n->compact_waiters = req;
+        req->revision = h ? h->revision : 0;
+    } else {
+        CAIRN_ASSERT(msg != NULL && h != NULL);
+        srv_node_header(n, h, h->revision);
+        req_reply(req, msg);
+    }
+}
+
+static void fatal_storage(int rc, const char *what)
+{
+    fprintf(stderr, "cairnd: fatal: %s failed: %s\n", what, cairn_strerror(rc));
+    abort(); /* like etcd's panic: never continue on a log or state we cannot write */
+}
+
+static void handle_ready(struct srv_node *n)
+{
+    struct raft_ready rd;
+    raft_ready(n->raft, &rd);
+    unsigned flags = STORE_BATCH_EVENTS;
+    if (srv_watch_wants_prev_kv(n->hub))
+        flags |= STORE_BATCH_EVENTS_PREV_KV;
+    struct store_batch *b = NULL;
+    int rc = store_batch_begin(n->store, flags, &b);
+    if (rc < 0)
+        fatal_storage(rc, "store_batch_begin");
+    if (rd.n_entries)
+        store_batch_append(b, rd.entries, rd.n_entries);
+    if (rd.hs_changed)
+        store_batch_set_hard_state(b, &rd.hs);
+    struct store_result *res = NULL;
+    const Cairnpb__InternalRequest **irs = NULL;
+    struct store_op *ops = NULL;
+    if (rd.n_committed) {
+        res = alloc_arena_alloc(n->batch_arena, rd.n_committed * sizeof(*res));
+        irs = alloc_arena_alloc(n->batch_arena, rd.n_committed * sizeof(*irs));
+        ops = alloc_arena_alloc(n->batch_arena, rd.n_committed * sizeof(*ops));
+        if (!res || !irs || !ops)
+            fatal_storage(CAIRN_ENOMEM, "apply batch");
+        for (size_t i = 0; i < rd.n_committed; i++) {
+            irs[i] = decode_entry(n, &rd.committed[i], &ops[i]);
+            memset(&res[i], 0, sizeof(res[i]));
+            store_batch_apply(b, rd.committed[i].index, rd.committed[i].term, &ops[i],
+                              alloc_arena_protobuf(n->batch_arena), &res[i]);
+        }
+    }
+    if (rd.conf_changed)
+        store_batch_set_conf_state(b, &rd.conf);
+    uint64_t applied = rd.n_committed ? rd.committed[rd.n_committed - 1].index : n->applied;
+    if (n->cfg.snapshot_count > 0 && applied > n->cfg.snapshot_count + SRV_SNAPSHOT_KEEP &&
+        applied - n->last_log_compact >= n->cfg.snapshot_count) {
+        store_batch_log_compact(b, applied - SRV_SNAPSHOT_KEEP);
+        n->last_log_compact = applied;
+    }
+    rc = store_batch_commit(b);
+    if (rc < 0)
+        fatal_storage(rc, "store_batch_commit");
+    n->applied = applied;
+    n->term = rd.hs.term;
+    if (rd.soft_changed) {
+        int leader = rd.role == RAFT_LEADER;
+        if (leader != n->leader) {
+            n->leader = leader;
+            srv_lease_leadership(n, leader);
+        }
+    }
+    publish(n);
+
+    int64_t revision = 0;
+    for (size_t i = 0; i < rd.n_committed; i++) {
+        if (res[i].skipped)
+            continue;
+        if (res[i].revision)
+            revision = res[i].revision;
+        if (res[i].err == 0 && res[i].kind == STORE_OP_COMPACT)
+            n->compaction_pending = 1;
+        srv_lease_on_applied(n, &ops[i], &res[i]);
+        answer(n, irs[i], &res[i]);
+    }
+    if (rd.n_committed)
+        srv_watch_on_events(n->hub, res, rd.n_committed, revision);
+    for (size_t i = 0; i < rd.n_reads; i++)
+        for (struct srv_read_batch *rb = n->read_batches; rb; rb = rb->next)
+            if (rb->ctx == rd.reads[i].ctx)
+                rb->index = rd.reads[i].index ? rd.reads[i].index : 1;
+    raft_advance(n->raft);
+    alloc_arena_reset(n->batch_arena);
+}
+
+static void compaction_step(struct srv_node *n)
+{
+    if (!n->compaction_pending)
+        return;
+    int done = 0;
+    int rc = store_compact_work(n->store, SRV_COMPACT_STEP_REVS, &done);
+    if (rc < 0)
+        fatal_storage(rc, "store_compact_work");
+    if (!done)
+        return;
+    n->compaction_pending = 0;
+    for (struct srv_req *r = n->compact_waiters; r;) {
+        struct srv_req *next = r->next;
+        Etcdserverpb__CompactionResponse resp = ETCDSERVERPB__COMPACTION_RESPONSE__INIT;
+        Etcdserverpb__ResponseHeader h = ETCDSERVERPB__RESPONSE_HEADER__INIT;
+        resp.header = &h;
+        srv_node_header(n, &h, r->revision);
+        req_reply(r, &resp.base);
+        r = next;
+    }
+    n->compact_waiters = NULL;
+}
+
+/* ---- the node thread ---- */
+
+static int has_work(struct srv_node *n)
+{
+    return raft_has_ready(n->raft) || n->compaction_pending;
+}
+
+static void wait_for_work(struct srv_node *n)
+{
+    pthread_mutex_lock(&n->mu);
+    if (!n->q_head && !atomic_load(&n->stopping) && !has_work(n)) {
+        uint64_t now = srv_now_ms();
+        uint64_t wake = n->next_tick_ms > now ? n->next_tick_ms - now : 0;
+        if (wake > 0) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += (time_t)(wake / 1000);
+            ts.tv_nsec += (long)(wake % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&n->cv, &n->mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&n->mu);
+}
+
+static void *node_thread(void *arg)
+{
+    struct srv_node *n = arg;
+    (void)alloc_thread_register("node");
+    struct alloc_arena_config ac = {.subsys = ALLOC_SUBSYS_PROPOSALS, .chunk_bytes = 0};
+    if (alloc_arena_create(&ac, &n->batch_arena) < 0)
+        fatal_storage(CAIRN_ENOMEM, "batch arena");
+    n->next_tick_ms = srv_now_ms() + n->tick_ms;
+    while (!atomic_load(&n->stopping)) {
+        take_queue(n);
+        uint64_t now = srv_now_ms();
+        for (int i = 0; now >= n->next_tick_ms && i < 100; i++) {
+            raft_tick(n->raft);
+            n->next_tick_ms += n->tick_ms;
+        }
+        if (now >= n->next_tick_ms) /* fell far behind (stopped process): resynchronise */
+            n->next_tick_ms = now + n->tick_ms;
+        if (n->leader)
+            srv_lease_tick(n);
+        for (int i = 0; raft_has_ready(n->raft) && i < 64; i++)
+            handle_ready(n);
+        serve_ready_reads(n);
+        issue_read_index(n);
+        expire_requests(n);
+        srv_watch_tick(n->hub);
+        compaction_step(n);
+        alloc_maybe_reclaim();
+        alloc_thread_poll();
+        wait_for_work(n);
+    }
+    /* stopping: the batch in progress was committed above; answer everything else */
+    pthread_mutex_lock(&n->mu);
+    struct srv_req *q = n->q_head;
+    n->q_head = n->q_tail = NULL;
+    n->q_len = 0;
+    pthread_mutex_unlock(&n->mu);
+    fail_list(q, CAIRN_ESTOPPED);
+    while (n->wait_head) {
+        struct srv_req *r = waiter_take(n, n->wait_head->id);
+        req_fail(r, CAIRN_ESTOPPED);
+    }
+    fail_list(n->reads_waiting, CAIRN_ESTOPPED);
+    n->reads_waiting = NULL;
+    while (n->read_batches) {
+        struct srv_read_batch *b = n->read_batches;
+        n->read_batches = b->next;
+        fail_list(b->reqs, CAIRN_ESTOPPED);
+        free(b);
+    }
+    fail_list(n->compact_waiters, CAIRN_ESTOPPED);
+    n->compact_waiters = NULL;
+    srv_watch_hub_destroy(n->hub); /* ends every watch stream */
+    n->hub = NULL;
+    alloc_arena_destroy(n->batch_arena);
+    n->batch_arena = NULL;
+    alloc_thread_unregister();
+    return NULL;
+}
+
+/* ---- start / stop ---- */
+
+static int listen_addrs(const char *urls, char addrs[][CAIRN_URL_HOST_MAX + 8], size_t max,
+                        size_t *count, char *err, size_t err_len)
+{
+    struct cairn_url u[8];
+    int rc = cairn_url_list_parse(urls, u, max < 8 ? max : 8, count);
+    if (rc < 0) {
+        snprintf(err, err_len, "invalid --listen-client-urls \"%s\"", urls);
+        return CAIRN_EINVAL;
+    }
+    for (size_t i = 0; i < *count; i++) {
+        if (u[i].tls) {
+            snprintf(err, err_len, "https client URLs need TLS, which cairnd does not have yet");
+            return CAIRN_EUNSUPPORTED;
+        }
+        cairn_url_hostport(&u[i], addrs[i], CAIRN_URL_HOST_MAX + 8);
+    }
+    return 0;
+}
+
+static int open_store_and_raft(struct srv_node *n, char *err, size_t err_len)
+{
+    if (mkdir(n->cfg.data_dir, 0700) < 0 && errno != EEXIST) {
+        snprintf(err, err_len, "cannot create data dir %s: %s", n->cfg.data_dir, strerror(errno));
+        return CAIRN_EIO;
+    }
+    struct store_config sc = {.dir = n->cfg.data_dir, .quota_bytes = n->cfg.quota_backend_bytes};
+    int rc = store_open(&sc, &n->store);
+    if (rc < 0) {
+        snprintf(err, err_len, "cannot open data dir %s: %s", n->cfg.data_dir, cairn_strerror(rc));
+        return rc;
+    }
+    struct store_read *rd;
+    struct store_state st;
+    rc = store_read_begin(n->store, &rd);
+    if (rc == 0) {
+        rc = store_read_state(rd, &st);
+        store_read_end(rd);
+    }
+    if (rc < 0) {
+        snprintf(err, err_len, "cannot read data dir %s: %s", n->cfg.data_dir, cairn_strerror(rc));
+        return rc;
+    }
+    n->member_id = member_id_of(n->cfg.initial_advertise_peer_urls, n->cfg.initial_cluster_token);
+    if (st.member_id != 0) {
+        n->member_id = st.member_id; /* identity persists across restarts */
+        n->cluster_id = st.cluster_id;
+    } else {
+        n->cluster_id = fnv1a(0xcbf29ce484222325ULL, &n->member_id, sizeof(n->member_id));
+        struct store_batch *b;
+        rc = store_batch_begin(n->store, 0, &b);
+        if (rc == 0) {
+            store_batch_set_ids(b, n->cluster_id, n->member_id);
+            rc = store_batch_commit(b);
+        }
+        if (rc < 0) {
+            snprintf(err, err_len, "cannot write data dir: %s", cairn_strerror(rc));
+            return rc;
+        }
+    }
+    n->applied = st.applied_index;
+    store_raft_storage(n->store, &n->rs);
+    uint64_t first = 1;
+    n->rs.first_index(n->rs.ctx, &first);
+    n->last_log_compact = first > 0 ? first - 1 : 0;
+    n->tick_ms = n->cfg.heartbeat_interval_ms;
+    struct raft_config rc_cfg = {
+        .id = n->member_id,
+        .voters = &n->member_id,
+        .n_voters = 1,
+        .election_ticks = (uint32_t)(n->cfg.election_timeout_ms / n->cfg.heartbeat_interval_ms),
+        .heartbeat_ticks = 1,
+        .seed = n->member_id ^ (uint64_t)time(NULL),
+        .applied = st.applied_index,
+    };
+    rc = raft_create(&rc_cfg, &n->rs, &n->raft);
+    if (rc < 0) {
+        snprintf(err, err_len, "cannot start raft: %s", cairn_strerror(rc));
+        return rc;
+    }
+    struct raft_status rs;
+    raft_status(n->raft, &rs);
+    if (rs.conf.n_voters == 1 && rs.conf.voters[0] == n->member_id)
+        raft_campaign(n->raft); /* a single member need not wait out an election timeout */
+    publish(n);
+    return 0;
+}
+
+static int start_grpc(struct srv_node *n, char *err, size_t err_len)
+{
+    static struct srv_method methods[64];
+    size_t nm = 0;
+    const struct {
+        const struct srv_method *m;
+        size_t n;
+    } tables[] = {
+        {srv_kv_methods, srv_kv_n_methods},
+        {srv_lease_methods, srv_lease_n_methods},
+        {srv_maint_methods, srv_maint_n_methods},
+        {srv_watch_methods, srv_watch_n_methods},
+    };
+    for (size_t t = 0; t < CAIRN_ARRAY_LEN(tables); t++)
+        for (size_t i = 0; i < tables[t].n; i++) {
+            CAIRN_ASSERT(nm < CAIRN_ARRAY_LEN(methods));
+            methods[nm++] = tables[t].m[i];
+        }
+    char addrs[8][CAIRN_URL_HOST_MAX + 8];
+    const char *listen[8];
+    size_t n_listen = 0;
+    int rc = listen_addrs(n->cfg.listen_client_urls, addrs, 8, &n_listen, err, err_len);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n_listen; i++)
+        listen[i] = addrs[i];
+    struct srv_grpc_config gc = {
+        .listen = listen,
+        .n_listen = n_listen,
+        /* etcd: the gRPC limit is the request limit plus 512 KiB of framing allowance */
+        .max_recv_bytes = n->cfg.max_request_bytes + 512 * 1024,
+        .stream_queue_max = 256,
+        .methods = methods,
+        .n_methods = nm,
+        .user = n,
+    };
+    return srv_grpc_start(&gc, &n->grpc, err, err_len);
+}
+
+int srv_node_start(const struct srv_config *cfg, struct srv_node **out, char *err, size_t err_len)
+{
+    struct srv_node *n = calloc(1, sizeof(*n));
+    if (!n)
+        return CAIRN_ENOMEM;
+    n->cfg = *cfg;
+    pthread_mutex_init(&n->mu, NULL);
+    pthread_mutex_init(&n->pub_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&n->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    cairn_u64map_init(&n->waiters);
+    atomic_init(&n->next_id, 1);
+    int rc = srv_lessor_create(SRV_MAX_LEASES, &n->lessor);
+    if (rc == 0)
+        rc = open_store_and_raft(n, err, err_len);
+    if (rc == 0)
+        rc = srv_watch_hub_create(n, &n->hub);
+    if (rc == 0)
+        rc = start_grpc(n, err, err_len);
+    if (rc == 0 && pthread_create(&n->thread, NULL, node_thread, n) != 0)
+        rc = CAIRN_ESYSTEM;
+    if (rc < 0) {
+        if (n->grpc)
+            srv_grpc_destroy(n->grpc);
+        n->grpc = NULL;
+        atomic_store(&n->stopping, 1);
+        srv_node_stop(n);
+        return rc;
+    }
+    n->thread_started = 1;
+    *out = n;
+    return 0;
+}
+
+void srv_node_stop(struct srv_node *n)
+{
+    if (n->grpc)
+        srv_grpc_shutdown(n->grpc); /* no new calls; streams are cancelled */
+    pthread_mutex_lock(&n->mu);
+    atomic_store(&n->stopping, 1);
+    pthread_cond_signal(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    if (n->thread_started)
+        pthread_join(n->thread, NULL);
+    else if (n->hub)
+        srv_watch_hub_destroy(n->hub);
+    if (n->grpc)
+        srv_grpc_destroy(n->grpc);
+    if (n->raft)
+        raft_free(n->raft);
+    if (n->store)
+        store_close(n->store);
+    srv_lessor_destroy(n->lessor);
+    cairn_u64map_free(&n->waiters);
+    pthread_cond_destroy(&n->cv);
+    pthread_mutex_destroy(&n->mu);
+    pthread_mutex_destroy(&n->pub_mu);
+    free(n);
+}
+
+int srv_node_client_port(const struct srv_node *n, size_t i)
+{
+    return srv_grpc_port(n->grpc, i);
+}

@@ -1,6 +1,7 @@
 /* The gRPC core dispatch layer: registered methods, catch-all, call lifetime, stream queues. */
 #include "srv_grpc.h"
 
+#include "alloc.h"
 #include "common.h"
 
 #include <grpc/byte_buffer.h>
@@ -89,7 +90,7 @@ static void *arena_alloc(void *ctx, size_t size)
     struct arena_chunk *a = c->arena;
     if (!a || a->cap - a->used < size) {
         size_t cap = size > ARENA_CHUNK_BYTES ? size : ARENA_CHUNK_BYTES;
-        struct arena_chunk *n = malloc(sizeof(*n) + cap);
+        struct arena_chunk *n = alloc_malloc(ALLOC_SUBSYS_REQUEST_ARENAS, sizeof(*n) + cap);
         if (!n)
             return NULL;
         n->next = a;
@@ -113,7 +114,7 @@ static void arena_release(struct srv_call *c)
 {
     for (int i = 0; c->arena && i < (1 << 24); i++) {
         struct arena_chunk *n = c->arena->next;
-        free(c->arena);
+        alloc_free(ALLOC_SUBSYS_REQUEST_ARENAS, c->arena);
         c->arena = n;
     }
 }
@@ -126,6 +127,13 @@ static void on_close(struct tag *t, int ok);
 static void on_recv(struct tag *t, int ok);
 static void on_send(struct tag *t, int ok);
 static void on_final(struct tag *t, int ok);
+
+/* Outgoing messages are charged to ALLOC_SUBSYS_GRPC_BUFFERS until gRPC is done with them. */
+static void out_destroy(grpc_byte_buffer *bb)
+{
+    alloc_account_sub(ALLOC_SUBSYS_GRPC_BUFFERS, grpc_byte_buffer_length(bb));
+    grpc_byte_buffer_destroy(bb);
+}
 
 static struct srv_call *call_new(struct srv_grpc *g, const struct srv_method *m)
 {
@@ -164,11 +172,11 @@ static void call_free(struct srv_call *c)
     if (c->recv_buf)
         grpc_byte_buffer_destroy(c->recv_buf);
     if (c->send_buf)
-        grpc_byte_buffer_destroy(c->send_buf);
+        out_destroy(c->send_buf);
     if (c->final_buf)
-        grpc_byte_buffer_destroy(c->final_buf);
+        out_destroy(c->final_buf);
     for (uint32_t i = 0; i < c->q_len; i++)
-        grpc_byte_buffer_destroy(c->q[(c->q_head + i) % c->q_cap]);
+        out_destroy(c->q[(c->q_head + i) % c->q_cap]);
     free(c->q);
     free(c->finish_msg);
     grpc_metadata_array_destroy(&c->md);
@@ -281,6 +289,7 @@ static grpc_byte_buffer *encode(const ProtobufCMessage *msg)
     CAIRN_ASSERT(w == n);
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
     grpc_slice_unref(s);
+    alloc_account_add(ALLOC_SUBSYS_GRPC_BUFFERS, n);
     return bb;
 }
 
@@ -334,7 +343,7 @@ static void end_call(struct srv_call *c, const ProtobufCMessage *msg, enum srv_s
     if (go)
         start_final(c, bb, code, message, send_md);
     else if (bb)
-        grpc_byte_buffer_destroy(bb);
+        out_destroy(bb);
     release_service_ref(c);
 }
 
@@ -375,13 +384,13 @@ int srv_stream_send(struct srv_call *c, const ProtobufCMessage *msg)
     pthread_mutex_lock(&c->mu);
     if (c->dead || c->finished || c->finish_pending) {
         pthread_mutex_unlock(&c->mu);
-        grpc_byte_buffer_destroy(bb);
+        out_destroy(bb);
         return CAIRN_ECANCELED;
     }
     if (c->send_in_flight) {
         if (c->q_len == c->q_cap) {
             pthread_mutex_unlock(&c->mu);
-            grpc_byte_buffer_destroy(bb);
+            out_destroy(bb);
             return CAIRN_ELIMIT;
         }
         c->q[(c->q_head + c->q_len) % c->q_cap] = bb;
@@ -451,13 +460,13 @@ static void on_send(struct tag *t, int ok)
     int final = 0;
     pthread_mutex_lock(&c->mu);
     if (c->send_buf)
-        grpc_byte_buffer_destroy(c->send_buf);
+        out_destroy(c->send_buf);
     c->send_buf = NULL;
     if (!ok)
         c->dead = 1;
     if (c->dead) {
         for (uint32_t i = 0; i < c->q_len; i++)
-            grpc_byte_buffer_destroy(c->q[(c->q_head + i) % c->q_cap]);
+            out_destroy(c->q[(c->q_head + i) % c->q_cap]);
         c->q_len = 0;
     }
     if (c->q_len > 0) {
@@ -714,6 +723,8 @@ static void on_shutdown(struct tag *t, int ok)
 static void *poll_thread(void *arg)
 {
     struct srv_grpc *g = arg;
+    /* this thread decodes requests and builds replies: the reclaimer asks it to collect */
+    int registered = alloc_thread_register("grpc") == 0;
     gpr_timespec shutdown_at = gpr_inf_future(GPR_CLOCK_MONOTONIC);
     for (;;) {
         gpr_timespec deadline =
@@ -723,6 +734,7 @@ static void *poll_thread(void *arg)
             ((struct tag *)ev.tag)->fn(ev.tag, ev.success);
         else if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
+        alloc_thread_poll();
         if (g->shutdown_done) {
             if (atomic_load(&g->live_calls) == 0)
                 break;
@@ -737,6 +749,8 @@ static void *poll_thread(void *arg)
             }
         }
     }
+    if (registered)
+        alloc_thread_unregister();
     return NULL;
 }
 

@@ -1,6 +1,7 @@
 /* Lease expiry: open-addressing map id → expiry, plus a min-heap with lazy deletion. */
 #include "srv_lessor.h"
 
+#include "alloc.h"
 #include "common.h"
 
 #include <stdlib.h>
@@ -35,13 +36,13 @@ static uint64_t hash_id(int64_t id)
 int srv_lessor_create(size_t max_leases, struct srv_lessor **out)
 {
     CAIRN_ASSERT(max_leases > 0);
-    struct srv_lessor *l = calloc(1, sizeof(*l));
+    struct srv_lessor *l = alloc_calloc(ALLOC_SUBSYS_LEASES, 1, sizeof(*l));
     if (!l)
         return CAIRN_ENOMEM;
     l->cap = 64;
-    l->slots = calloc(l->cap, sizeof(*l->slots));
+    l->slots = alloc_calloc(ALLOC_SUBSYS_LEASES, l->cap, sizeof(*l->slots));
     l->heap_cap = 64;
-    l->heap = malloc(l->heap_cap * sizeof(*l->heap));
+    l->heap = alloc_malloc(ALLOC_SUBSYS_LEASES, l->heap_cap * sizeof(*l->heap));
     l->max = max_leases;
     if (!l->slots || !l->heap) {
         srv_lessor_destroy(l);
@@ -55,9 +56,9 @@ void srv_lessor_destroy(struct srv_lessor *l)
 {
     if (!l)
         return;
-    free(l->slots);
-    free(l->heap);
-    free(l);
+    alloc_free(ALLOC_SUBSYS_LEASES, l->slots);
+    alloc_free(ALLOC_SUBSYS_LEASES, l->heap);
+    alloc_free(ALLOC_SUBSYS_LEASES, l);
 }
 
 static struct slot *find(const struct srv_lessor *l, int64_t id)
@@ -76,7 +77,7 @@ static int rehash(struct srv_lessor *l, size_t cap)
 {
     struct slot *old = l->slots;
     size_t old_cap = l->cap;
-    struct slot *s = calloc(cap, sizeof(*s));
+    struct slot *s = alloc_calloc(ALLOC_SUBSYS_LEASES, cap, sizeof(*s));
     if (!s)
         return CAIRN_ENOMEM;
     l->slots = s;
@@ -91,14 +92,15 @@ static int rehash(struct srv_lessor *l, size_t cap)
         s[j] = old[i];
         l->used++;
     }
-    free(old);
+    alloc_free(ALLOC_SUBSYS_LEASES, old);
     return 0;
 }
 
 static int heap_push(struct srv_lessor *l, uint64_t expiry_ms, int64_t id)
 {
     if (l->heap_len == l->heap_cap) {
-        struct heap_item *h = realloc(l->heap, 2 * l->heap_cap * sizeof(*h));
+        struct heap_item *h =
+            alloc_realloc(ALLOC_SUBSYS_LEASES, l->heap, 2 * l->heap_cap * sizeof(*h));
         if (!h)
             return CAIRN_ENOMEM;
         l->heap = h;

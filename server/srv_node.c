@@ -290,9 +290,7 @@ static void propose_batch(struct srv_node *n, struct srv_req **reqs, size_t coun
         props[i].data = reqs[i]->data;
         props[i].len = (uint32_t)reqs[i]->len;
     }
-    int rc = alloc_admit(ALLOC_SUBSYS_PROPOSALS, 0);
-    if (rc == 0)
-        rc = raft_propose(n->raft, props, count, NULL);
+    int rc = raft_propose(n->raft, props, count, NULL);
     free(props);
     for (size_t i = 0; i < count; i++) {
         if (rc == 0 && reqs[i]->call) {

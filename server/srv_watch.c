@@ -284,8 +284,8 @@ static void remove_watcher(struct srv_watch_hub *h, struct wstream *s, struct wa
         h->prev_kv_watchers--;
     if (w->unsynced)
         h->unsynced--;
-    free(w->key);
-    free(w);
+    alloc_free(ALLOC_SUBSYS_WATCH_BUFFERS, w->key);
+    alloc_free(ALLOC_SUBSYS_WATCH_BUFFERS, w);
 }
 
 static struct watcher *find_watcher(struct wstream *s, int64_t id)
@@ -322,11 +322,18 @@ static void create_watcher(struct srv_watch_hub *h, struct wstream *s, struct wr
             s->next_id++;
         id = s->next_id++;
     }
-    struct watcher *w = calloc(1, sizeof(*w));
-    uint8_t *mem = malloc(c->key.len + c->range_end.len + 1);
+    size_t need = sizeof(struct watcher) + c->key.len + c->range_end.len + 1;
+    if (alloc_admit(ALLOC_SUBSYS_WATCH_BUFFERS, need) < 0) {
+        char msg[256];
+        alloc_memlimit_message(ALLOC_SUBSYS_WATCH_BUFFERS, need, msg, sizeof(msg));
+        send_simple(h, s, -1, 1, 1, 0, msg); /* created and cancelled, with the reason */
+        return;
+    }
+    struct watcher *w = alloc_calloc(ALLOC_SUBSYS_WATCH_BUFFERS, 1, sizeof(*w));
+    uint8_t *mem = alloc_malloc(ALLOC_SUBSYS_WATCH_BUFFERS, c->key.len + c->range_end.len + 1);
     if (!w || !mem) {
-        free(w);
-        free(mem);
+        alloc_free(ALLOC_SUBSYS_WATCH_BUFFERS, w);
+        alloc_free(ALLOC_SUBSYS_WATCH_BUFFERS, mem);
         send_simple(h, s, -1, 1, 1, 0, "cairn: out of memory");
         return;
     }

@@ -161,10 +161,12 @@ int cmd_move_leader(struct ctl *c)
     int rc = ctl_endpoints(c, 0, eps, EPS_MAX, &n);
     if (rc != CTL_EXIT_OK)
         return rc;
-    /* find the leader among the endpoints: only it can hand leadership over */
+    /* find the leader among the endpoints: only it can hand leadership over. An endpoint
+     * that cannot be reached is passed over, like a failed-over call. */
     cairn_client *leader = NULL;
     uint64_t leader_id = 0;
     struct cairn_client_status st;
+    int last_err = 0;
     for (size_t i = 0; i < n && !leader && rc == CTL_EXIT_OK; i++) {
         cairn_client *cl = NULL;
         if (ctl_client_for(c, eps[i], &cl) != CTL_EXIT_OK) {
@@ -173,7 +175,9 @@ int cmd_move_leader(struct ctl *c)
         }
         Etcdserverpb__StatusResponse *s = NULL;
         int crc = cairn_client_server_status(cl, &s, &st);
-        if (crc < 0) {
+        if (crc == CAIRN_EUNAVAILABLE) {
+            last_err = crc;
+        } else if (crc < 0) {
             rc = ctl_error_status(crc, &st);
         } else if (s->header && s->header->member_id == s->leader) {
             leader = cl;
@@ -183,7 +187,9 @@ int cmd_move_leader(struct ctl *c)
         cairn_client_free(s);
         cairn_client_close(cl);
     }
-    if (rc == CTL_EXIT_OK && !leader) {
+    if (rc == CTL_EXIT_OK && !leader && last_err) {
+        rc = ctl_error_status(last_err, &st);
+    } else if (rc == CTL_EXIT_OK && !leader) {
         char list[1024] = "";
         for (size_t i = 0; i < n; i++)
             snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? " " : "",

@@ -136,8 +136,8 @@ const struct ctl_command ctl_commands[] = {
     {"endpoint health", "endpoint health [options]",
      "Checks the healthiness of endpoints specified in `--endpoints` flag",
      "An endpoint is healthy when a linearizable read of key \"health\" succeeds within the "
-     "command timeout and no alarm is active. The report goes to standard error; the exit "
-     "status is 1 if any endpoint is unhealthy.",
+     "command timeout (as etcdctl 3.4: active alarms are not looked at). The report goes to "
+     "standard error; the exit status is 1 if any endpoint is unhealthy.",
      FLAGS(cluster_flags), cmd_endpoint_health},
     {"endpoint status", "endpoint status [options]",
      "Prints out the status of endpoints specified in `--endpoints` flag",

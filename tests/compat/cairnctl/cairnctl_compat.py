@@ -8,7 +8,8 @@ always hold the same data and revisions, and the outputs are compared byte for b
 mapping what legitimately differs (ports, lease IDs and added member IDs, which servers make
 from the clock, and 'took' durations). Then: -w json parses and carries etcd's field names,
 failover (first endpoint a closed port), usage errors, watch and keep-alive until Ctrl-C,
-snapshot files read by both tools.
+snapshot files read by both tools, and a real two-member cluster (a learner that cairnctl
+adds and promotes, --cluster commands, move-leader to the other member).
 
 usage: cairnctl_compat.py CAIRNCTL [SERVER_B]
 Never: a fixed sleep as synchronisation (every wait polls a condition, bounded), a signal
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 CAIRNCTL = sys.argv[1]
 ETCD = "/usr/bin/etcd"
@@ -85,9 +87,12 @@ class Server:
         self.log = os.path.join(TMP, name + ".log")
         self.proc = None
 
-    def start(self, peer_advertise, extra=()):
+    def start(self, peer_advertise=None, extra=()):
+        """peer_advertise None: advertise the peer URL it listens on (a real cluster)."""
+        fixed = peer_advertise
         for attempt in range(5):
             self.client_port, self.peer_port = free_ports(2)
+            peer_advertise = fixed or f"http://127.0.0.1:{self.peer_port}"
             self.ep = f"127.0.0.1:{self.client_port}"
             shutil.rmtree(self.data, ignore_errors=True)
             with open(self.log, "ab") as lf:
@@ -732,6 +737,80 @@ def section_failover():
     check("CAIRNCTL_ENDPOINTS wins over ETCDCTL_ENDPOINTS", b.returncode == 0)
 
 
+def section_cluster():
+    """A real two-member cluster (C and a learner D that cairnctl adds and promotes): the
+    cluster commands with real members, both tools asked the same server."""
+    log("== a two-member cluster: member add/promote, --cluster, move-leader")
+    c = Server("C", SERVER_B)
+    c.start()
+    d_client, d_peer = free_ports(2)
+    d_ep = f"127.0.0.1:{d_client}"
+    b = cairnctl(["member", "add", "d", "--peer-urls", f"http://127.0.0.1:{d_peer}",
+                  "--learner"], ep=c.ep)
+    env = dict(re.findall(rb'^(ETCD_[A-Z_]+)="(.*)"$', b.stdout, re.M))
+    check("member add prints the new member's environment",
+          b.returncode == 0 and env.get(b"ETCD_NAME") == b"d" and
+          env.get(b"ETCD_INITIAL_CLUSTER_STATE") == b"existing", b.stdout.decode())
+    d_id = int(b.stdout.split()[1], 16)
+    d_log = open(os.path.join(TMP, "D.log"), "ab")
+    d = subprocess.Popen([SERVER_B, "--name", "d", "--data-dir", os.path.join(TMP, "D"),
+                          "--listen-client-urls", "http://" + d_ep,
+                          "--advertise-client-urls", "http://" + d_ep,
+                          "--listen-peer-urls", f"http://127.0.0.1:{d_peer}",
+                          "--initial-advertise-peer-urls", f"http://127.0.0.1:{d_peer}",
+                          "--initial-cluster", env.get(b"ETCD_INITIAL_CLUSTER", b"").decode(),
+                          "--initial-cluster-state", "existing"],
+                         stdout=d_log, stderr=d_log, env=ENV, preexec_fn=sigint_default)
+    PROCS.append(d)
+    try:
+        promoted = None
+        for _ in range(300):  # bounded: 30 s for the learner to catch up
+            promoted = cairnctl(["member", "promote", f"{d_id:x}"], ep=c.ep)
+            if promoted.returncode == 0 or d.poll() is not None:
+                break
+            time.sleep(0.1)
+        cluster_id = json_of(cairnctl(["member", "list", "-w", "json"], ep=c.ep))["header"][
+            "cluster_id"]
+        check("member promote: the caught-up learner becomes a voter",
+              promoted.returncode == 0 and promoted.stdout ==
+              f"Member {d_id:16x} promoted in cluster {cluster_id:16x}\n".encode(),
+              promoted.stdout.decode() + promoted.stderr.decode())
+        for w in ("simple", "json", "table", "fields"):
+            compare(etcdctl(["member", "list", "-w", w], ep=c.ep),
+                    cairnctl(["member", "list", "-w", w], ep=c.ep), f"cluster: member list -w {w}")
+        for _ in range(300):  # D serves once it has applied everything: bounded poll
+            if cairnctl(["get", "x", "--consistency=s"], ep=d_ep).returncode == 0:
+                break
+            time.sleep(0.1)
+        for w in ("simple", "json", "table"):
+            a = etcdctl(["endpoint", "hashkv", "--cluster", "-w", w], ep=c.ep)
+            b = cairnctl(["endpoint", "hashkv", "--cluster", "-w", w], ep=c.ep)
+            compare(a, b, f"cluster: endpoint hashkv --cluster -w {w}")
+        b = cairnctl(["endpoint", "status", "--cluster"], ep=c.ep)
+        check("cluster: endpoint status --cluster lists both members",
+              b.returncode == 0 and b.stdout.count(b"\n") == 2 and
+              f"{d_id:x}".encode() in b.stdout, b.stdout.decode() + b.stderr.decode())
+        b = cairnctl(["endpoint", "health", "--cluster"], ep=c.ep)
+        check("cluster: endpoint health --cluster, both healthy",
+              b.returncode == 0 and b.stderr.count(b"is healthy") == 2, b.stderr.decode())
+        # move the leadership to D, then back, with both endpoints given (leader found)
+        st = json_of(cairnctl(["endpoint", "status", "-w", "json"], ep=c.ep))[0]["Status"]
+        c_id = st["header"]["member_id"]
+        b = cairnctl(["move-leader", f"{d_id:x}"], ep=f"{c.ep},{d_ep}")
+        check("move-leader: leadership goes to the other member",
+              b.returncode == 0 and
+              b.stdout == f"Leadership transferred from {c_id:x} to {d_id:x}\n".encode(),
+              b.stdout.decode() + b.stderr.decode())
+        st = json_of(cairnctl(["endpoint", "status", "-w", "json"], ep=d_ep))[0]["Status"]
+        check("move-leader: D reports itself leader", st["leader"] == d_id)
+    finally:
+        if d.poll() is None:
+            d.kill()
+            d.wait()
+        d_log.close()
+        c.stop()
+
+
 def section_usage():
     log("== usage errors, help, version")
     for args in (["get"], ["put"], ["del"], ["lease", "grant"], ["lease", "revoke", "zz"],
@@ -762,8 +841,12 @@ def main():
             NORM.map_id(ida["member_id"], idb["member_id"], "MEMBER0-")
             NORM.map_id(ida["cluster_id"], idb["cluster_id"], "CLUSTER-")
         for section in (section_kv, section_txn, section_lease, section_member, section_watch,
-                        section_endpoint, section_snapshot, section_failover, section_usage):
-            section()
+                        section_endpoint, section_snapshot, section_failover, section_cluster,
+                        section_usage):
+            try:
+                section()
+            except Exception:  # a broken section must not hide the others' results
+                check(f"{section.__name__} ran to the end", False, traceback.format_exc())
     finally:
         for p in PROCS:
             if p.poll() is None:

@@ -161,10 +161,23 @@ static void on_keepalive(struct srv_call *call, const ProtobufCMessage *msg)
     srv_node_submit(n, r);
 }
 
+/* The client is done sending. Its keep-alives may still be queued for the node thread, so
+ * the end of the stream is queued behind them rather than sent now. */
 static void on_keepalive_close(struct srv_call *call, int cancelled)
 {
-    if (!cancelled)
-        srv_stream_finish(call, SRV_OK, NULL); /* the client is done sending */
+    if (cancelled)
+        return;
+    struct srv_req *r = calloc(1, sizeof(*r));
+    if (!r) {
+        srv_stream_finish(call, SRV_OK, NULL);
+        return;
+    }
+    srv_call_ref(call);
+    r->kind = SRV_REQ_LEASE_RENEW;
+    r->call = call;
+    r->finish = 1;
+    r->on_free = free_stream_req;
+    srv_node_submit(node_of(call), r);
 }
 
 /* ---- node thread ---- */
@@ -238,7 +251,9 @@ void srv_lease_handle(struct srv_node *n, struct srv_req *r)
 {
     /* a TimeToLive request lives in its call's arena, which the answer may free */
     void (*fin)(struct srv_req *) = r->on_free;
-    if (r->kind == SRV_REQ_LEASE_RENEW)
+    if (r->kind == SRV_REQ_LEASE_RENEW && r->finish)
+        srv_stream_finish(r->call, SRV_OK, NULL);
+    else if (r->kind == SRV_REQ_LEASE_RENEW)
         renew(n, r);
     else
         time_to_live(n, r);

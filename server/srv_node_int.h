@@ -65,6 +65,7 @@ struct srv_req {
     uint64_t target;
     int physical;     /* Compact with physical=true waits for the work */
     int64_t revision; /* physical compaction: the header revision to answer with */
+    int finish;       /* keep-alive stream: the client is done; end it in order */
     void *watch;      /* SRV_REQ_WATCH payload (srv_watch.c owns it) */
     void (*on_free)(struct srv_req *req); /* requests not in a call arena */
 };

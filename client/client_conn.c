@@ -243,7 +243,8 @@ int client_conn_pick(cairn_client *cl, size_t *idx, grpc_channel **ch,
                 continue;
             grpc_channel *c = channel_get(cl, i);
             if (!c) {
-                client_status_set(st, 8, "out of memory creating a channel", cl->chan[i].target);
+                client_status_set(st, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                                  "out of memory creating a channel", cl->chan[i].target);
                 return CAIRN_ENOMEM;
             }
             int r = wait_ready(c, cl->dial_timeout_ms, pass == 1);

@@ -305,7 +305,10 @@ int cmd_watch(struct ctl *c)
             cairn_client_free(r);
             if (!more)
                 rc = ctl_error("watch is canceled by the server");
-        } else if (rrc == CAIRN_EUNAVAILABLE && ++failures <= WATCH_RECONNECTS_MAX) {
+        } else if ((rrc == CAIRN_EUNAVAILABLE || rrc == CAIRN_ECANCELED) &&
+                   ++failures <= WATCH_RECONNECTS_MAX) {
+            /* UNAVAILABLE, or a cancel we did not ask for: the server or the connection
+             * went away (a server shutting down cancels its calls) */
             close_stream(w);
         } else {
             rc = ctl_error_status(rrc == CAIRN_ESTOPPED ? CAIRN_ECANCELED : rrc, &st);

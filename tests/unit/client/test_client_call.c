@@ -240,6 +240,44 @@ static void test_stream_cancel(void **state)
     fake_server_stop(fs);
 }
 
+static void test_endpoint_dies_mid_session(void **state)
+{
+    (void)state;
+    struct fake_server *first = fake_server_start(FAKE_MODE_OK, 1);
+    struct fake_server *second = fake_server_start(FAKE_MODE_OK, 2);
+    char eps[128];
+    snprintf(eps, sizeof(eps), "127.0.0.1:%d,127.0.0.1:%d", fake_server_port(first),
+             fake_server_port(second));
+    cairn_client *cl = open_client(eps, 0);
+    struct cairn_client_status st;
+    Etcdserverpb__RangeResponse *r = NULL;
+    assert_int_equal(do_range(cl, 0, &r, &st), 0);
+    assert_int_equal(r->header->member_id, 1);
+    cairn_client_free(r);
+    cairn_client_stream *s = NULL;
+    assert_int_equal(cairn_client_watch_open(cl, &s, &st), 0);
+    /* The server cancels every call and goes: the stream ends UNAVAILABLE or, when the
+     * server's cancel reaches the client first, CANCELLED (not asked for by the client). */
+    fake_server_stop(first);
+    Etcdserverpb__WatchResponse *w = NULL;
+    int rc = cairn_client_watch_recv(s, &w, -1, &st);
+    assert_true((rc == CAIRN_EUNAVAILABLE && st.code == 14) ||
+                (rc == CAIRN_ECANCELED && st.code == 1));
+    assert_null(w);
+    cairn_client_stream_destroy(s);
+    /* the dead endpoint refuses connections: even a write moves on, it was never sent */
+    Etcdserverpb__PutResponse *p = NULL;
+    assert_int_equal(do_put(cl, &p, &st), 0);
+    assert_int_equal(p->header->member_id, 2);
+    cairn_client_free(p);
+    assert_int_equal(cairn_client_current_endpoint(cl), 1);
+    assert_int_equal(cairn_client_watch_open(cl, &s, &st), 0); /* streams too */
+    assert_string_equal(st.endpoint, cairn_client_endpoint(cl, 1));
+    cairn_client_stream_destroy(s);
+    cairn_client_close(cl);
+    fake_server_stop(second);
+}
+
 static void test_keepalive_once(void **state)
 {
     (void)state;
@@ -325,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_command_timeout),
         cmocka_unit_test(test_watch_stream),
         cmocka_unit_test(test_stream_cancel),
+        cmocka_unit_test(test_endpoint_dies_mid_session),
         cmocka_unit_test(test_keepalive_once),
         cmocka_unit_test(test_snapshot_stream),
         cmocka_unit_test(test_open_rejects_bad_endpoints),

@@ -59,6 +59,7 @@ static void check_health(struct ctl *c, const char *ep, struct health *h)
 
 int cmd_endpoint_health(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     char *eps[EPS_MAX];
     size_t n;
     int rc = ctl_endpoints(c, ctl_flag_bool(&c->p, "cluster"), eps, EPS_MAX, &n);
@@ -113,6 +114,7 @@ int cmd_endpoint_health(struct ctl *c)
 
 int cmd_endpoint_status(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     char *eps[EPS_MAX];
     size_t n;
     int rc = ctl_endpoints(c, ctl_flag_bool(&c->p, "cluster"), eps, EPS_MAX, &n);
@@ -207,6 +209,7 @@ int cmd_endpoint_status(struct ctl *c)
 
 int cmd_endpoint_hashkv(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     char *eps[EPS_MAX];
     size_t n;
     int rc = ctl_endpoints(c, ctl_flag_bool(&c->p, "cluster"), eps, EPS_MAX, &n);

@@ -248,6 +248,7 @@ int kv_build_delete(const struct ctl_parsed *p, Etcdserverpb__DeleteRangeRequest
 
 int cmd_get(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE)
         return ctl_format_unsupported(c);
     int value_only = ctl_flag_bool(&c->p, "print-value-only");
@@ -281,6 +282,7 @@ int cmd_get(struct ctl *c)
 
 int cmd_put(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE)
         return ctl_format_unsupported(c);
     Etcdserverpb__PutRequest req;
@@ -309,6 +311,7 @@ int cmd_put(struct ctl *c)
 
 int cmd_del(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE)
         return ctl_format_unsupported(c);
     Etcdserverpb__DeleteRangeRequest req;

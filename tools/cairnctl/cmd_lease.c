@@ -24,6 +24,7 @@ static int lease_arg(struct ctl *c, const char *what, int64_t *id)
 
 int cmd_lease_grant(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE)
         return ctl_format_unsupported(c);
     if (c->p.n_args != 1)
@@ -55,6 +56,7 @@ int cmd_lease_grant(struct ctl *c)
 
 int cmd_lease_revoke(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE)
         return ctl_format_unsupported(c);
     int64_t id;
@@ -82,6 +84,7 @@ int cmd_lease_revoke(struct ctl *c)
 
 int cmd_lease_timetolive(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE)
         return ctl_format_unsupported(c);
     int64_t id;
@@ -141,6 +144,7 @@ int cmd_lease_timetolive(struct ctl *c)
 
 int cmd_lease_list(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE)
         return ctl_format_unsupported(c);
     if (c->p.n_args != 0)
@@ -204,6 +208,7 @@ static void pause_ms(int64_t ms)
 
 int cmd_lease_keep_alive(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE)
         return ctl_format_unsupported(c);
     int64_t id;

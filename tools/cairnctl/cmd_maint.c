@@ -12,6 +12,7 @@
 
 int cmd_compaction(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->p.n_args != 1)
         return ctl_usage_error(c, "compaction command needs 1 argument");
     int64_t rev;
@@ -32,6 +33,7 @@ int cmd_compaction(struct ctl *c)
 
 int cmd_defrag(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->p.n_args != 0)
         return ctl_usage_error(c, "defrag command does not accept arguments");
     char *eps[EPS_MAX];
@@ -90,6 +92,7 @@ static void print_alarms(const struct ctl *c, const Etcdserverpb__AlarmResponse 
 
 int cmd_alarm_list(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE)
         return ctl_format_unsupported(c);
     if (c->p.n_args != 0)
@@ -108,6 +111,7 @@ int cmd_alarm_list(struct ctl *c)
 
 int cmd_alarm_disarm(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE)
         return ctl_format_unsupported(c);
     if (c->p.n_args != 0)
@@ -149,6 +153,7 @@ int cmd_alarm_disarm(struct ctl *c)
 
 int cmd_move_leader(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE || c->format == CTL_FIELDS)
         return ctl_format_unsupported(c);
     if (c->p.n_args != 1)

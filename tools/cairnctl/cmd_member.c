@@ -91,6 +91,7 @@ static void print_member_list(const struct ctl *c, const Etcdserverpb__MemberLis
 
 int cmd_member_list(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->p.n_args != 0)
         return ctl_usage_error(c, "member list command does not accept arguments");
     struct cairn_client_status st;
@@ -108,6 +109,7 @@ int cmd_member_list(struct ctl *c)
 
 int cmd_member_add(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE || c->format == CTL_FIELDS)
         return ctl_format_unsupported(c);
     if (c->p.n_args < 1)
@@ -165,6 +167,7 @@ int cmd_member_add(struct ctl *c)
 
 int cmd_member_remove(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE || c->format == CTL_FIELDS)
         return ctl_format_unsupported(c);
     uint64_t id;
@@ -187,6 +190,7 @@ int cmd_member_remove(struct ctl *c)
 
 int cmd_member_update(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE || c->format == CTL_FIELDS)
         return ctl_format_unsupported(c);
     uint64_t id;
@@ -215,6 +219,7 @@ int cmd_member_update(struct ctl *c)
 
 int cmd_member_promote(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE || c->format == CTL_FIELDS)
         return ctl_format_unsupported(c);
     uint64_t id;

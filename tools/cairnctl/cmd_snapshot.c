@@ -68,6 +68,7 @@ static int save_chunk(void *arg, const uint8_t *data, size_t len, uint64_t remai
 
 int cmd_snapshot_save(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->p.n_args != 1)
         return ctl_usage_error(c, "snapshot save expects one argument");
     const char *path = c->p.args[0];
@@ -131,6 +132,7 @@ static int read_status(const char *path, struct bolt_etcd_status *out)
 
 int cmd_snapshot_status(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->p.n_args != 1)
         return ctl_usage_error(c, "snapshot status requires exactly one argument");
     struct bolt_etcd_status s;
@@ -167,6 +169,7 @@ int cmd_snapshot_status(struct ctl *c)
 
 int cmd_snapshot_restore(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->p.n_args != 1)
         return ctl_usage_error(c, "snapshot restore requires exactly one argument");
     const char *path = c->p.args[0];

@@ -394,6 +394,7 @@ static int read_section(struct txn_build *t, int section, char *linebuf, char *e
 
 int cmd_txn(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->p.n_args != 0)
         return ctl_usage_error(c, "txn command does not accept argument");
     if (c->format == CTL_TABLE)

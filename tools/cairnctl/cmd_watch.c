@@ -257,6 +257,7 @@ static int handle(struct watch_state *w, const Etcdserverpb__WatchResponse *r, i
 
 int cmd_watch(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE)
         return ctl_format_unsupported(c);
     struct watch_state *w = calloc(1, sizeof(*w));

@@ -144,6 +144,7 @@ int ctl_endpoints(struct ctl *c, int cluster, char **eps, size_t max, size_t *n)
         }
     }
     cairn_client_free(ml);
+    CAIRN_ASSERT(*n <= max);
     return CTL_EXIT_OK;
 }
 
@@ -215,6 +216,7 @@ int ctl_setup(struct ctl *c)
 
 int cmd_help(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (ctl_flag_bool(&c->p, "markdown")) {
         ctl_help_markdown(stdout);
         return CTL_EXIT_OK;
@@ -241,6 +243,7 @@ int cmd_help(struct ctl *c)
 
 int cmd_version(struct ctl *c)
 {
+    CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->p.n_args != 0)
         return ctl_usage_error(c, "version command does not accept arguments");
     printf("cairnctl version: %s\nAPI version: 3.4\n", cairn_version_string());

@@ -203,7 +203,7 @@ static void renew(struct srv_node *n, struct srv_req *r)
         return;
     }
     /* unknown or already expiring leases answer TTL 0, as etcd does */
-    if (found && srv_lessor_remaining_s(n->lessor, r->lease_id, srv_now_ms()) > 0 &&
+    if (found && srv_lessor_renewable(n->lessor, r->lease_id, srv_now_ms()) &&
         srv_lessor_set(n->lessor, r->lease_id, lease.ttl_s, srv_now_ms()) == 0)
         resp.ttl = lease.ttl_s;
     (void)srv_stream_send(r->call, &resp.base); /* a full queue drops one answer; the

@@ -10,6 +10,7 @@
 struct slot {
     int64_t id; /* 0 = empty (etcd never issues lease id 0), -1 = tombstone */
     uint64_t expiry_ms;
+    int revoking; /* expired and handed out for revocation: not renewable */
 };
 
 struct heap_item {
@@ -181,6 +182,7 @@ int srv_lessor_set(struct srv_lessor *l, int64_t id, int64_t ttl_s, uint64_t now
         l->used++;
     }
     s->expiry_ms = expiry;
+    s->revoking = 0;
     if (l->heap_len >= 4 * (l->used + 16))
         heap_rebuild(l);
     return heap_push(l, expiry, id);
@@ -203,7 +205,7 @@ int64_t srv_lessor_remaining_s(const struct srv_lessor *l, int64_t id, uint64_t 
         return -1;
     if (s->expiry_ms <= now_ms)
         return 0;
-    return (int64_t)((s->expiry_ms - now_ms + 999) / 1000);
+    return (int64_t)((s->expiry_ms - now_ms) / 1000); /* truncated, as etcd reports it */
 }
 
 size_t srv_lessor_expired(struct srv_lessor *l, uint64_t now_ms, uint64_t retry_ms, int64_t *out,
@@ -220,10 +222,17 @@ size_t srv_lessor_expired(struct srv_lessor *l, uint64_t now_ms, uint64_t retry_
         CAIRN_ASSERT(s != NULL);
         out[n++] = id;
         s->expiry_ms = now_ms + retry_ms;
+        s->revoking = 1;
         if (heap_push(l, s->expiry_ms, id) < 0)
             break; /* out of memory: it is retried when the heap is rebuilt */
     }
     return n;
+}
+
+int srv_lessor_renewable(const struct srv_lessor *l, int64_t id, uint64_t now_ms)
+{
+    const struct slot *s = find(l, id);
+    return s && !s->revoking && s->expiry_ms > now_ms;
 }
 
 size_t srv_lessor_count(const struct srv_lessor *l)

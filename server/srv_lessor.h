@@ -28,7 +28,7 @@ int srv_lessor_set(struct srv_lessor *l, int64_t id, int64_t ttl_s, uint64_t now
 /* Forget a lease (revoked, or this member stopped leading). No-op if unknown. */
 void srv_lessor_remove(struct srv_lessor *l, int64_t id);
 
-/* Remaining TTL in seconds rounded up like etcd, or -1 if the lease is unknown. */
+/* Remaining TTL in whole seconds (truncated, as etcd reports it), or -1 if unknown. */
 int64_t srv_lessor_remaining_s(const struct srv_lessor *l, int64_t id, uint64_t now_ms);
 
 /*
@@ -38,6 +38,9 @@ int64_t srv_lessor_remaining_s(const struct srv_lessor *l, int64_t id, uint64_t 
  */
 size_t srv_lessor_expired(struct srv_lessor *l, uint64_t now_ms, uint64_t retry_ms, int64_t *out,
                           size_t max);
+
+/* 1 if a keep-alive may renew the lease: known, not expired, not being revoked. */
+int srv_lessor_renewable(const struct srv_lessor *l, int64_t id, uint64_t now_ms);
 
 /* Number of leases tracked. */
 size_t srv_lessor_count(const struct srv_lessor *l);

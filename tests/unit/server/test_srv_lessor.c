@@ -18,13 +18,15 @@ static void test_basic_expiry_and_renewal(void **state)
     assert_int_equal(srv_lessor_set(l, 7, 10, 1000), 0);
     assert_int_equal(srv_lessor_set(l, 8, 5, 1000), 0);
     assert_int_equal(srv_lessor_remaining_s(l, 7, 1000), 10);
-    assert_int_equal(srv_lessor_remaining_s(l, 7, 1001), 10); /* rounded up */
+    assert_int_equal(srv_lessor_remaining_s(l, 7, 1001), 9); /* truncated, like etcd */
     assert_int_equal(srv_lessor_remaining_s(l, 9, 1000), -1);
     assert_int_equal(srv_lessor_next_expiry_ms(l), 6000);
     int64_t out[4];
     assert_int_equal(srv_lessor_expired(l, 5999, 500, out, 4), 0);
     assert_int_equal(srv_lessor_expired(l, 6000, 500, out, 4), 1);
     assert_int_equal(out[0], 8);
+    assert_false(srv_lessor_renewable(l, 8, 6000)); /* being revoked: keep-alives get TTL 0 */
+    assert_true(srv_lessor_renewable(l, 7, 6000));
     /* a revocation in flight is not proposed again until retry_ms passed */
     assert_int_equal(srv_lessor_expired(l, 6100, 500, out, 4), 0);
     assert_int_equal(srv_lessor_expired(l, 6500, 500, out, 4), 1);
@@ -76,8 +78,8 @@ static void test_against_model(void **state)
             if (model[id] == 0)
                 assert_int_equal(r, -1);
             else
-                assert_int_equal(
-                    r, model[id] - 1 <= now ? 0 : (int64_t)((model[id] - 1 - now + 999) / 1000));
+                assert_int_equal(r, model[id] - 1 <= now ? 0
+                                                         : (int64_t)((model[id] - 1 - now) / 1000));
         }
     }
     size_t count = 0;

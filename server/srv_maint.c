@@ -1,4 +1,4 @@
-/* etcdserverpb.Maintenance, etcdserverpb.Cluster (MemberList) and grpc.health.v1.Health. */
+/* etcdserverpb.Maintenance and grpc.health.v1.Health (etcdserverpb.Cluster: srv_cluster_svc.c). */
 #include "srv_errors.h"
 #include "srv_node_int.h"
 #include "srv_snapshot.h"
@@ -211,31 +211,7 @@ void srv_maint_handle(struct srv_node *n, struct srv_req *r)
         return;
     }
     if (r->kind == SRV_REQ_MOVE_LEADER) {
-        struct raft_status rs;
-        raft_status(n->raft, &rs);
-        if (rs.role != RAFT_LEADER) {
-            srv_call_fail_code(r->call, CAIRN_ENOTLEADER);
-            return;
-        }
-        int voter = 0;
-        for (uint32_t i = 0; i < rs.conf.n_voters; i++)
-            voter |= rs.conf.voters[i] == r->target;
-        if (!voter) {
-            srv_call_fail(r->call, SRV_FAILED_PRECONDITION, SRV_ERR_BAD_TRANSFEREE);
-            return;
-        }
-        if (r->target != n->member_id) {
-            int rc = raft_transfer_leader(n->raft, r->target);
-            if (rc < 0) {
-                srv_call_fail_code(r->call, rc);
-                return;
-            }
-        }
-        current_state(n, &st);
-        srv_node_header(n, &h, st.revision);
-        Etcdserverpb__MoveLeaderResponse resp = ETCDSERVERPB__MOVE_LEADER_RESPONSE__INIT;
-        resp.header = &h;
-        srv_call_reply(r->call, &resp.base);
+        srv_node_move_leader(n, r); /* answered once the target leads */
         return;
     }
     srv_call_fail_code(r->call, CAIRN_EUNSUPPORTED);
@@ -247,62 +223,6 @@ static void on_snapshot(struct srv_call *call, const ProtobufCMessage *msg)
 {
     (void)msg;
     srv_snapshot_stream_start(node_of(call), call);
-}
-
-/* ---- Cluster.MemberList ---- */
-
-static char **split_urls(struct srv_call *call, const char *urls, size_t *n_out)
-{
-    size_t count = 1;
-    for (const char *p = urls; *p; p++)
-        count += *p == ',';
-    char **out = arena_alloc(call, count * sizeof(*out));
-    char *copy = arena_alloc(call, strlen(urls) + 1);
-    if (!out || !copy)
-        return NULL;
-    strcpy(copy, urls);
-    size_t n = 0;
-    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok && n < count;
-         tok = strtok_r(NULL, ",", &save))
-        out[n++] = tok;
-    *n_out = n;
-    return out;
-}
-
-static void on_member_list(struct srv_call *call, const ProtobufCMessage *msg)
-{
-    (void)msg;
-    struct srv_node *n = node_of(call);
-    struct srv_pub p;
-    srv_node_pub(n, &p);
-    struct store_state st = {0};
-    current_state(n, &st);
-    Etcdserverpb__Member m = ETCDSERVERPB__MEMBER__INIT;
-    Etcdserverpb__Member *ms[1] = {&m};
-    m.id = n->member_id;
-    m.name = n->cfg.name;
-    m.peerurls = split_urls(call, n->cfg.initial_advertise_peer_urls, &m.n_peerurls);
-    m.clienturls = split_urls(call, n->cfg.advertise_client_urls, &m.n_clienturls);
-    m.islearner = p.is_learner;
-    if (!m.peerurls || !m.clienturls) {
-        srv_call_fail_code(call, CAIRN_ENOMEM);
-        return;
-    }
-    Etcdserverpb__MemberListResponse resp = ETCDSERVERPB__MEMBER_LIST_RESPONSE__INIT;
-    Etcdserverpb__ResponseHeader h = ETCDSERVERPB__RESPONSE_HEADER__INIT;
-    resp.header = &h;
-    srv_node_header(n, &h, st.revision);
-    resp.members = ms;
-    resp.n_members = 1;
-    srv_call_reply(call, &resp.base);
-}
-
-/* Membership changes arrive with the cluster issue; until then a clear error. */
-static void on_member_change(struct srv_call *call, const ProtobufCMessage *msg)
-{
-    (void)msg;
-    srv_call_fail(call, SRV_UNIMPLEMENTED,
-                  "cairn: membership changes are not supported by this build yet");
 }
 
 /* ---- grpc.health.v1.Health ---- */
@@ -330,16 +250,6 @@ const struct srv_method srv_maint_methods[] = {
      &etcdserverpb__snapshot_request__descriptor, NULL, on_snapshot, NULL},
     {"/etcdserverpb.Maintenance/MoveLeader", SRV_UNARY,
      &etcdserverpb__move_leader_request__descriptor, NULL, on_move_leader, NULL},
-    {"/etcdserverpb.Cluster/MemberList", SRV_UNARY, &etcdserverpb__member_list_request__descriptor,
-     NULL, on_member_list, NULL},
-    {"/etcdserverpb.Cluster/MemberAdd", SRV_UNARY, &etcdserverpb__member_add_request__descriptor,
-     NULL, on_member_change, NULL},
-    {"/etcdserverpb.Cluster/MemberRemove", SRV_UNARY,
-     &etcdserverpb__member_remove_request__descriptor, NULL, on_member_change, NULL},
-    {"/etcdserverpb.Cluster/MemberUpdate", SRV_UNARY,
-     &etcdserverpb__member_update_request__descriptor, NULL, on_member_change, NULL},
-    {"/etcdserverpb.Cluster/MemberPromote", SRV_UNARY,
-     &etcdserverpb__member_promote_request__descriptor, NULL, on_member_change, NULL},
     {"/grpc.health.v1.Health/Check", SRV_UNARY, &grpc__health__v1__health_check_request__descriptor,
      NULL, on_health, NULL},
 };

@@ -3,15 +3,22 @@
 
 #include "alloc.h"
 #include "common.h"
+#include "srv_cluster_int.h"
 #include "srv_errors.h"
+#include "srv_peer.h"
+#include "srv_peer_wire.h"
 #include "url.h"
 
 #include <errno.h>
+#include <grpc/grpc.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 struct srv_read_batch {
     struct srv_read_batch *next;
@@ -46,26 +53,6 @@ static void req_reply(struct srv_req *r, const ProtobufCMessage *msg)
     srv_call_reply(r->call, msg);
     if (fin)
         fin(r);
-}
-
-/* ---- identity: ids derived from URLs and the cluster token, equal on every member ---- */
-
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-/* etcd hashes a member's sorted peer URLs with the cluster token; so do we (FNV-1a). */
-static uint64_t member_id_of(const char *peer_urls, const char *token)
-{
-    uint64_t h = fnv1a(0xcbf29ce484222325ULL, peer_urls, strlen(peer_urls));
-    h = fnv1a(h, token, strlen(token));
-    return h ? h : 1;
 }
 
 /* ---- queue ---- */
@@ -265,6 +252,17 @@ static struct srv_req *waiter_take(struct srv_node *n, uint64_t id)
     return req;
 }
 
+void srv_node_wait(struct srv_node *n, struct srv_req *req)
+{
+    CAIRN_ASSERT(req->id != 0 && req->call != NULL);
+    waiter_add(n, req);
+}
+
+struct srv_req *srv_node_unwait(struct srv_node *n, uint64_t id)
+{
+    return id ? waiter_take(n, id) : NULL;
+}
+
 static void fail_list(struct srv_req *r, int code)
 {
     for (int i = 0; r && i < (1 << 30); i++) {
@@ -398,6 +396,39 @@ static void expire_requests(struct srv_node *n)
     }
 }
 
+static void handle_ready(struct srv_node *n);
+
+static void step_peer_msgs(struct srv_node *n, struct srv_req *r)
+{
+    const struct srv_peer_msgs *pm = r->peer;
+    for (size_t i = 0; i < pm->n; i++)
+        if (pm->msgs[i].type != RAFT_MSG_SNAP)      /* snapshots come with their data only */
+            (void)raft_step(n->raft, &pm->msgs[i]); /* a stale or odd message is ignored */
+    req_finish(r);
+}
+
+/* A snapshot's data arrived: step its SNAP message. If raft takes it, the Ready that
+ * follows carries the snapshot and handle_ready installs the data; otherwise it goes. */
+static void install_snapshot(struct srv_node *n, struct srv_req *r)
+{
+    struct srv_peer_snap_in *in = r->peer;
+    CAIRN_ASSERT(in && in->msg && in->msg->n == 1 && n->pending_restore == NULL);
+    const struct raft_msg *m = &in->msg->msgs[0];
+    n->pending_restore = in->rs;
+    n->pending_restore_index = m->snapshot->index;
+    in->rs = NULL;
+    (void)raft_step(n->raft, m);
+    for (int i = 0; raft_has_ready(n->raft) && i < 64; i++)
+        handle_ready(n);
+    if (n->pending_restore) {
+        fprintf(stderr, "cairnd: snapshot at index %" PRIu64 " not needed; discarded\n",
+                n->pending_restore_index);
+        store_restore_abort(n->pending_restore);
+        n->pending_restore = NULL;
+    }
+    req_finish(r);
+}
+
 static void take_queue(struct srv_node *n)
 {
     pthread_mutex_lock(&n->mu);
@@ -436,6 +467,15 @@ static void take_queue(struct srv_node *n)
         case SRV_REQ_MOVE_LEADER:
         case SRV_REQ_HASH:
             srv_maint_handle(n, r);
+            break;
+        case SRV_REQ_PEER:
+            step_peer_msgs(n, r);
+            break;
+        case SRV_REQ_PEER_SNAP:
+            install_snapshot(n, r);
+            break;
+        case SRV_REQ_MEMBER:
+            srv_cluster_handle(n, r);
             break;
         }
         r = next;
@@ -487,6 +527,7 @@ static const Cairnpb__InternalRequest *decode_entry(struct srv_node *n, const st
     case CAIRNPB__INTERNAL_REQUEST__REQUEST_LEASE_CHECKPOINT:
         op->kind = STORE_OP_LEASE_CHECKPOINT, op->lease_checkpoint = ir->lease_checkpoint;
         break;
+    case CAIRNPB__INTERNAL_REQUEST__REQUEST_CLUSTER: /* srv_cluster applies it */
     default:
         break;
     }
@@ -544,23 +585,95 @@ static void answer(struct srv_node *n, const Cairnpb__InternalRequest *ir,
     }
 }
 
-static void fatal_storage(int rc, const char *what)
+void srv_node_fatal(int rc, const char *what)
 {
     fprintf(stderr, "cairnd: fatal: %s failed: %s\n", what, cairn_strerror(rc));
     abort(); /* like etcd's panic: never continue on a log or state we cannot write */
+}
+
+#define UNREACHABLE_MAX 64
+
+/* The snapshot in a Ready is the one whose data install_snapshot() holds: swap it in,
+ * before anything of the Ready is written, and reload what lives outside the store. */
+static void restore_snapshot(struct srv_node *n, const struct raft_snapshot_meta *snap)
+{
+    CAIRN_ASSERT(n->pending_restore != NULL);
+    CAIRN_ASSERT(n->pending_restore_index == snap->index);
+    int rc = store_restore_finish(n->pending_restore, snap);
+    n->pending_restore = NULL;
+    if (rc < 0)
+        srv_node_fatal(rc, "installing a snapshot");
+    n->applied = snap->index;
+    n->last_log_compact = snap->index;
+    n->compaction_pending = 1; /* finishes whatever compaction the copy had scheduled */
+    srv_cluster_reload(n, &snap->conf);
+    fprintf(stderr, "cairnd: installed a snapshot at index %" PRIu64 " (term %" PRIu64 ")\n",
+            snap->index, snap->term);
+}
+
+/* Entries kept behind a log compaction: etcd keeps 5000; a smaller --snapshot-count keeps
+ * that many, so that a small setting really bounds the log. */
+static uint64_t log_keep(const struct srv_node *n)
+{
+    return n->cfg.snapshot_count < SRV_SNAPSHOT_KEEP ? n->cfg.snapshot_count : SRV_SNAPSHOT_KEEP;
+}
+
+/* Stage one committed entry into the batch; membership entries also into fx. */
+static void stage_entry(struct srv_node *n, struct store_batch *b, const struct raft_entry *e,
+                        const Cairnpb__InternalRequest **ir, struct store_op *op,
+                        struct store_result *res, struct srv_cluster_effect *fx)
+{
+    memset(fx, 0, sizeof(*fx));
+    memset(res, 0, sizeof(*res));
+    *ir = decode_entry(n, e, op);
+    store_batch_apply(b, e->index, e->term, op, alloc_arena_protobuf(n->batch_arena), res);
+    if (e->index <= n->applied)
+        return; /* a replay: store/ skips it, and so do the aux writes */
+    if (e->type == RAFT_ENTRY_CONF_CHANGE)
+        srv_cluster_apply_conf_change(n, b, e, &n->conf, fx);
+    else if (*ir && (*ir)->request_case == CAIRNPB__INTERNAL_REQUEST__REQUEST_CLUSTER)
+        srv_cluster_apply_request(n, b, e->index, (*ir)->cluster.data, (*ir)->cluster.len, fx);
+}
+
+/* After the commit: the proposer answers membership requests; the transport follows. */
+static void after_membership(struct srv_node *n, const struct srv_cluster_effect *fx, size_t k)
+{
+    int changed = 0;
+    for (size_t i = 0; i < k; i++) {
+        changed |= fx[i].changed;
+        if (fx[i].self_removed && !n->removed_at_ms) {
+            n->removed_at_ms = srv_now_ms();
+            fprintf(stderr, "cairnd: this member (%" PRIx64 ") was removed from the cluster\n",
+                    n->member_id);
+        }
+        if (fx[i].proposer != n->member_id || fx[i].request_id == 0)
+            continue;
+        struct srv_req *req = srv_node_unwait(n, fx[i].request_id);
+        if (req && req->kind == SRV_REQ_MEMBER)
+            srv_cluster_answer(n, req, &fx[i]);
+        else if (req)
+            req_fail(req, CAIRN_EINVAL);
+    }
+    if (changed)
+        srv_cluster_sync_transport(n);
 }
 
 static void handle_ready(struct srv_node *n)
 {
     struct raft_ready rd;
     raft_ready(n->raft, &rd);
+    if (rd.snapshot)
+        restore_snapshot(n, rd.snapshot);
+    uint64_t unreachable[UNREACHABLE_MAX];
+    /* a leader's appends may leave before its own fsync (raft counts its own log later) */
+    size_t n_unr = srv_peer_send(n->peers, rd.msgs, rd.n_msgs, 0, unreachable, UNREACHABLE_MAX);
     unsigned flags = STORE_BATCH_EVENTS;
     if (srv_watch_wants_prev_kv(n->hub))
         flags |= STORE_BATCH_EVENTS_PREV_KV;
     struct store_batch *b = NULL;
     int rc = store_batch_begin(n->store, flags, &b);
     if (rc < 0)
-        fatal_storage(rc, "store_batch_begin");
+        srv_node_fatal(rc, "store_batch_begin");
     if (rd.n_entries)
         store_batch_append(b, rd.entries, rd.n_entries);
     if (rd.hs_changed)
@@ -568,30 +681,34 @@ static void handle_ready(struct srv_node *n)
     struct store_result *res = NULL;
     const Cairnpb__InternalRequest **irs = NULL;
     struct store_op *ops = NULL;
+    struct srv_cluster_effect *fx = NULL;
     if (rd.n_committed) {
         res = alloc_arena_alloc(n->batch_arena, rd.n_committed * sizeof(*res));
         irs = alloc_arena_alloc(n->batch_arena, rd.n_committed * sizeof(*irs));
         ops = alloc_arena_alloc(n->batch_arena, rd.n_committed * sizeof(*ops));
-        if (!res || !irs || !ops)
-            fatal_storage(CAIRN_ENOMEM, "apply batch");
-        for (size_t i = 0; i < rd.n_committed; i++) {
-            irs[i] = decode_entry(n, &rd.committed[i], &ops[i]);
-            memset(&res[i], 0, sizeof(res[i]));
-            store_batch_apply(b, rd.committed[i].index, rd.committed[i].term, &ops[i],
-                              alloc_arena_protobuf(n->batch_arena), &res[i]);
-        }
+        fx = alloc_arena_alloc(n->batch_arena, rd.n_committed * sizeof(*fx));
+        if (!res || !irs || !ops || !fx)
+            srv_node_fatal(CAIRN_ENOMEM, "apply batch");
+        for (size_t i = 0; i < rd.n_committed; i++)
+            stage_entry(n, b, &rd.committed[i], &irs[i], &ops[i], &res[i], &fx[i]);
     }
-    if (rd.conf_changed)
+    if (rd.conf_changed) {
         store_batch_set_conf_state(b, &rd.conf);
+        n->conf = rd.conf;
+    }
     uint64_t applied = rd.n_committed ? rd.committed[rd.n_committed - 1].index : n->applied;
-    if (n->cfg.snapshot_count > 0 && applied > n->cfg.snapshot_count + SRV_SNAPSHOT_KEEP &&
+    uint64_t keep = log_keep(n);
+    if (n->cfg.snapshot_count > 0 && applied > n->cfg.snapshot_count + keep &&
         applied - n->last_log_compact >= n->cfg.snapshot_count) {
-        store_batch_log_compact(b, applied - SRV_SNAPSHOT_KEEP);
+        store_batch_log_compact(b, applied - keep);
         n->last_log_compact = applied;
     }
     rc = store_batch_commit(b);
     if (rc < 0)
-        fatal_storage(rc, "store_batch_commit");
+        srv_node_fatal(rc, "store_batch_commit");
+    /* votes and acknowledgements only once durable */
+    n_unr += srv_peer_send(n->peers, rd.msgs, rd.n_msgs, 1, unreachable + n_unr,
+                           UNREACHABLE_MAX - n_unr);
     n->applied = applied;
     n->term = rd.hs.term;
     if (rd.soft_changed) {
@@ -614,14 +731,18 @@ static void handle_ready(struct srv_node *n)
         srv_lease_on_applied(n, &ops[i], &res[i]);
         answer(n, irs[i], &res[i]);
     }
-    if (rd.n_committed)
+    if (rd.n_committed) {
+        after_membership(n, fx, rd.n_committed);
         srv_watch_on_events(n->hub, res, rd.n_committed, revision);
+    }
     for (size_t i = 0; i < rd.n_reads; i++)
         for (struct srv_read_batch *rb = n->read_batches; rb; rb = rb->next)
             if (rb->ctx == rd.reads[i].ctx)
                 rb->index = rd.reads[i].index ? rd.reads[i].index : 1;
     raft_advance(n->raft);
     alloc_arena_reset(n->batch_arena);
+    for (size_t i = 0; i < n_unr; i++)
+        raft_report_unreachable(n->raft, unreachable[i]);
 }
 
 static void compaction_step(struct srv_node *n)
@@ -631,7 +752,7 @@ static void compaction_step(struct srv_node *n)
     int done = 0;
     int rc = store_compact_work(n->store, SRV_COMPACT_STEP_REVS, &done);
     if (rc < 0)
-        fatal_storage(rc, "store_compact_work");
+        srv_node_fatal(rc, "store_compact_work");
     if (!done)
         return;
     n->compaction_pending = 0;
@@ -647,17 +768,188 @@ static void compaction_step(struct srv_node *n)
     n->compact_waiters = NULL;
 }
 
+/* ---- leadership: MoveLeader, hand-off before stopping, removal ---- */
+
+#define ERR_TRANSFER_TIMEOUT "etcdserver: request timed out, leader transfer took too long"
+
+static int is_voter(const struct raft_conf_state *cs, uint64_t id)
+{
+    for (uint32_t i = 0; i < cs->n_voters; i++)
+        if (cs->voters[i] == id)
+            return 1;
+    return 0;
+}
+
+static void move_reply(struct srv_node *n, struct srv_req *r)
+{
+    Etcdserverpb__MoveLeaderResponse resp = ETCDSERVERPB__MOVE_LEADER_RESPONSE__INIT;
+    Etcdserverpb__ResponseHeader h = ETCDSERVERPB__RESPONSE_HEADER__INIT;
+    struct store_read *rd;
+    struct store_state st = {0};
+    if (store_read_begin(n->store, &rd) == 0) {
+        store_read_state(rd, &st);
+        store_read_end(rd);
+    }
+    srv_node_header(n, &h, st.revision);
+    resp.header = &h;
+    req_reply(r, &resp.base);
+}
+
+void srv_node_move_leader(struct srv_node *n, struct srv_req *r)
+{
+    struct raft_status rs;
+    raft_status(n->raft, &rs);
+    if (rs.role != RAFT_LEADER) {
+        req_fail(r, CAIRN_ENOTLEADER);
+        return;
+    }
+    if (!is_voter(&rs.conf, r->target)) {
+        srv_call_fail(r->call, SRV_FAILED_PRECONDITION, SRV_ERR_BAD_TRANSFEREE);
+        return;
+    }
+    if (r->target == n->member_id) {
+        move_reply(n, r);
+        return;
+    }
+    int rc = raft_transfer_leader(n->raft, r->target);
+    if (rc < 0) {
+        req_fail(r, rc);
+        return;
+    }
+    fprintf(stderr, "cairnd: moving leadership to %" PRIx64 "\n", r->target);
+    r->next = n->move_waiters; /* answered once the target leads (etcd waits too) */
+    n->move_waiters = r;
+}
+
+static void check_move_waiters(struct srv_node *n)
+{
+    struct srv_pub p;
+    srv_node_pub(n, &p);
+    uint64_t now = srv_now_ms();
+    struct srv_req **pp = &n->move_waiters;
+    for (int i = 0; *pp && i < (1 << 20); i++) {
+        struct srv_req *r = *pp;
+        if (p.lead == r->target) {
+            *pp = r->next;
+            move_reply(n, r);
+        } else if (now >= r->deadline_ms) {
+            *pp = r->next;
+            srv_call_fail(r->call, SRV_UNAVAILABLE, ERR_TRANSFER_TIMEOUT);
+        } else {
+            pp = &r->next;
+        }
+    }
+}
+
+/* The voter best placed to lead next: the most up to date among those recently heard. */
+static uint64_t best_successor(struct srv_node *n, const struct raft_status *st)
+{
+    uint64_t best = 0, best_match = 0;
+    int best_active = 0;
+    for (uint32_t i = 0; i < st->n_progress; i++) {
+        const struct raft_progress_status *p = &st->progress[i];
+        if (p->id == n->member_id || p->learner || !is_voter(&st->conf, p->id))
+            continue;
+        int better = !best || (p->recent_active && !best_active) ||
+                     (p->recent_active == best_active && p->match > best_match);
+        if (better) {
+            best = p->id;
+            best_match = p->match;
+            best_active = p->recent_active;
+        }
+    }
+    return best;
+}
+
+static void handoff_done(struct srv_node *n)
+{
+    pthread_mutex_lock(&n->mu);
+    n->handoff = 2;
+    pthread_cond_broadcast(&n->handoff_cv);
+    pthread_mutex_unlock(&n->mu);
+}
+
+/* Graceful stop of a leader: transfer leadership first, as etcd does, so the cluster does
+ * not wait out an election timeout. Bounded by handoff_deadline_ms. */
+static void handoff_step(struct srv_node *n)
+{
+    pthread_mutex_lock(&n->mu);
+    int want = n->handoff == 1;
+    pthread_mutex_unlock(&n->mu);
+    if (!want)
+        return;
+    struct raft_status st;
+    raft_status(n->raft, &st);
+    uint64_t now = srv_now_ms();
+    if (st.role != RAFT_LEADER) {
+        handoff_done(n);
+        return;
+    }
+    if (now >= n->handoff_deadline_ms) {
+        fprintf(stderr, "cairnd: leadership hand-off did not finish in time; stopping anyway\n");
+        handoff_done(n);
+        return;
+    }
+    if (st.lead_transferee != 0)
+        return; /* under way */
+    uint64_t to = best_successor(n, &st);
+    if (!to || raft_transfer_leader(n->raft, to) < 0) {
+        handoff_done(n);
+        return;
+    }
+    fprintf(stderr, "cairnd: stopping: handing leadership to %" PRIx64 "\n", to);
+}
+
+static void check_removed(struct srv_node *n)
+{
+    if (n->removed_signalled)
+        return;
+    int refused = srv_peer_refused_removed(n->peers);
+    if (!n->removed_at_ms && !refused)
+        return;
+    /* a removed leader keeps replicating until its successor knows the change committed */
+    if (!refused && n->leader && srv_now_ms() - n->removed_at_ms < SRV_REMOVED_GRACE_MS)
+        return;
+    n->removed_signalled = 1;
+    fprintf(stderr, "cairnd: %s; shutting down\n", SRV_PEER_ERR_REMOVED);
+    /* etcd exits too. Process-directed (not raise()): cairnd blocks SIGTERM in every thread
+     * but its main, which stops the node cleanly on it. */
+    kill(getpid(), SIGTERM);
+}
+
+static void take_reports(struct srv_node *n)
+{
+    struct srv_peer_report reps[32];
+    size_t k = srv_peer_reports(n->peers, reps, CAIRN_ARRAY_LEN(reps));
+    for (size_t i = 0; i < k; i++) {
+        if (reps[i].kind == SRV_PEER_UNREACHABLE)
+            raft_report_unreachable(n->raft, reps[i].id);
+        else
+            raft_report_snapshot(n->raft, reps[i].id, reps[i].ok);
+    }
+}
+
 /* ---- the node thread ---- */
 
 static int has_work(struct srv_node *n)
 {
-    return raft_has_ready(n->raft) || n->compaction_pending;
+    return raft_has_ready(n->raft) || n->compaction_pending || n->wakeups;
+}
+
+/* Transport threads: reports are waiting. */
+static void node_wake(void *user)
+{
+    struct srv_node *n = user;
+    pthread_mutex_lock(&n->mu);
+    n->wakeups = 1;
+    pthread_cond_signal(&n->cv);
+    pthread_mutex_unlock(&n->mu);
 }
 
 static void wait_for_work(struct srv_node *n)
 {
     pthread_mutex_lock(&n->mu);
-    if (!n->q_head && !atomic_load(&n->stopping) && !has_work(n)) {
+    if (!n->q_head && !atomic_load(&n->stopping) && !has_work(n) && n->handoff != 1) {
         uint64_t now = srv_now_ms();
         uint64_t wake = n->next_tick_ms > now ? n->next_tick_ms - now : 0;
         if (wake > 0) {
@@ -672,7 +964,36 @@ static void wait_for_work(struct srv_node *n)
             pthread_cond_timedwait(&n->cv, &n->mu, &ts);
         }
     }
+    n->wakeups = 0;
     pthread_mutex_unlock(&n->mu);
+}
+
+static void node_iteration(struct srv_node *n)
+{
+    take_queue(n);
+    uint64_t now = srv_now_ms();
+    for (int i = 0; now >= n->next_tick_ms && i < 100; i++) {
+        raft_tick(n->raft);
+        n->next_tick_ms += n->tick_ms;
+    }
+    if (now >= n->next_tick_ms) /* fell far behind (stopped process): resynchronise */
+        n->next_tick_ms = now + n->tick_ms;
+    if (n->leader)
+        srv_lease_tick(n);
+    take_reports(n);
+    for (int i = 0; raft_has_ready(n->raft) && i < 64; i++)
+        handle_ready(n);
+    serve_ready_reads(n);
+    issue_read_index(n);
+    expire_requests(n);
+    check_move_waiters(n);
+    srv_cluster_tick(n);
+    handoff_step(n);
+    check_removed(n);
+    srv_watch_tick(n->hub);
+    compaction_step(n);
+    alloc_maybe_reclaim();
+    alloc_thread_poll();
 }
 
 static void *node_thread(void *arg)
@@ -681,28 +1002,10 @@ static void *node_thread(void *arg)
     (void)alloc_thread_register("node");
     struct alloc_arena_config ac = {.subsys = ALLOC_SUBSYS_PROPOSALS, .chunk_bytes = 0};
     if (alloc_arena_create(&ac, &n->batch_arena) < 0)
-        fatal_storage(CAIRN_ENOMEM, "batch arena");
+        srv_node_fatal(CAIRN_ENOMEM, "batch arena");
     n->next_tick_ms = srv_now_ms() + n->tick_ms;
     while (!atomic_load(&n->stopping)) {
-        take_queue(n);
-        uint64_t now = srv_now_ms();
-        for (int i = 0; now >= n->next_tick_ms && i < 100; i++) {
-            raft_tick(n->raft);
-            n->next_tick_ms += n->tick_ms;
-        }
-        if (now >= n->next_tick_ms) /* fell far behind (stopped process): resynchronise */
-            n->next_tick_ms = now + n->tick_ms;
-        if (n->leader)
-            srv_lease_tick(n);
-        for (int i = 0; raft_has_ready(n->raft) && i < 64; i++)
-            handle_ready(n);
-        serve_ready_reads(n);
-        issue_read_index(n);
-        expire_requests(n);
-        srv_watch_tick(n->hub);
-        compaction_step(n);
-        alloc_maybe_reclaim();
-        alloc_thread_poll();
+        node_iteration(n);
         wait_for_work(n);
     }
     /* stopping: the batch in progress was committed above; answer everything else */
@@ -726,6 +1029,12 @@ static void *node_thread(void *arg)
     }
     fail_list(n->compact_waiters, CAIRN_ESTOPPED);
     n->compact_waiters = NULL;
+    fail_list(n->move_waiters, CAIRN_ESTOPPED);
+    n->move_waiters = NULL;
+    srv_cluster_fail_pending(n, CAIRN_ESTOPPED);
+    if (n->pending_restore)
+        store_restore_abort(n->pending_restore);
+    n->pending_restore = NULL;
     srv_watch_hub_destroy(n->hub); /* ends every watch stream */
     n->hub = NULL;
     alloc_arena_destroy(n->batch_arena);
@@ -736,18 +1045,19 @@ static void *node_thread(void *arg)
 
 /* ---- start / stop ---- */
 
-static int listen_addrs(const char *urls, char addrs[][CAIRN_URL_HOST_MAX + 8], size_t max,
-                        size_t *count, char *err, size_t err_len)
+static int listen_addrs(const char *urls, const char *flag, char addrs[][CAIRN_URL_HOST_MAX + 8],
+                        size_t max, size_t *count, char *err, size_t err_len)
 {
     struct cairn_url u[8];
     int rc = cairn_url_list_parse(urls, u, max < 8 ? max : 8, count);
     if (rc < 0) {
-        snprintf(err, err_len, "invalid --listen-client-urls \"%s\"", urls);
+        snprintf(err, err_len, "invalid --%s \"%s\"", flag, urls);
         return CAIRN_EINVAL;
     }
     for (size_t i = 0; i < *count; i++) {
         if (u[i].tls) {
-            snprintf(err, err_len, "https client URLs need TLS, which cairnd does not have yet");
+            snprintf(err, err_len, "https URLs in --%s need TLS, which cairnd does not have yet",
+                     flag);
             return CAIRN_EUNSUPPORTED;
         }
         cairn_url_hostport(&u[i], addrs[i], CAIRN_URL_HOST_MAX + 8);
@@ -778,23 +1088,11 @@ static int open_store_and_raft(struct srv_node *n, char *err, size_t err_len)
         snprintf(err, err_len, "cannot read data dir %s: %s", n->cfg.data_dir, cairn_strerror(rc));
         return rc;
     }
-    n->member_id = member_id_of(n->cfg.initial_advertise_peer_urls, n->cfg.initial_cluster_token);
-    if (st.member_id != 0) {
-        n->member_id = st.member_id; /* identity persists across restarts */
-        n->cluster_id = st.cluster_id;
-    } else {
-        n->cluster_id = fnv1a(0xcbf29ce484222325ULL, &n->member_id, sizeof(n->member_id));
-        struct store_batch *b;
-        rc = store_batch_begin(n->store, 0, &b);
-        if (rc == 0) {
-            store_batch_set_ids(b, n->cluster_id, n->member_id);
-            rc = store_batch_commit(b);
-        }
-        if (rc < 0) {
-            snprintf(err, err_len, "cannot write data dir: %s", cairn_strerror(rc));
-            return rc;
-        }
-    }
+    uint64_t voters[SRV_MEMBERS_MAX];
+    uint32_t n_voters = 0;
+    rc = srv_cluster_open(n, &st, voters, &n_voters, err, err_len);
+    if (rc < 0)
+        return rc;
     n->applied = st.applied_index;
     store_raft_storage(n->store, &n->rs);
     uint64_t first = 1;
@@ -803,12 +1101,13 @@ static int open_store_and_raft(struct srv_node *n, char *err, size_t err_len)
     n->tick_ms = n->cfg.heartbeat_interval_ms;
     struct raft_config rc_cfg = {
         .id = n->member_id,
-        .voters = &n->member_id,
-        .n_voters = 1,
+        .voters = voters,
+        .n_voters = n_voters,
         .election_ticks = (uint32_t)(n->cfg.election_timeout_ms / n->cfg.heartbeat_interval_ms),
         .heartbeat_ticks = 1,
         .seed = n->member_id ^ (uint64_t)time(NULL),
         .applied = st.applied_index,
+        /* pre-vote and check-quorum stay on (raft/'s defaults) */
     };
     rc = raft_create(&rc_cfg, &n->rs, &n->raft);
     if (rc < 0) {
@@ -831,10 +1130,9 @@ static int start_grpc(struct srv_node *n, char *err, size_t err_len)
         const struct srv_method *m;
         size_t n;
     } tables[] = {
-        {srv_kv_methods, srv_kv_n_methods},
-        {srv_lease_methods, srv_lease_n_methods},
-        {srv_maint_methods, srv_maint_n_methods},
-        {srv_watch_methods, srv_watch_n_methods},
+        {srv_kv_methods, srv_kv_n_methods},           {srv_lease_methods, srv_lease_n_methods},
+        {srv_maint_methods, srv_maint_n_methods},     {srv_watch_methods, srv_watch_n_methods},
+        {srv_cluster_methods, srv_cluster_n_methods},
     };
     for (size_t t = 0; t < CAIRN_ARRAY_LEN(tables); t++)
         for (size_t i = 0; i < tables[t].n; i++) {
@@ -844,7 +1142,8 @@ static int start_grpc(struct srv_node *n, char *err, size_t err_len)
     char addrs[8][CAIRN_URL_HOST_MAX + 8];
     const char *listen[8];
     size_t n_listen = 0;
-    int rc = listen_addrs(n->cfg.listen_client_urls, addrs, 8, &n_listen, err, err_len);
+    int rc = listen_addrs(n->cfg.listen_client_urls, "listen-client-urls", addrs, 8, &n_listen, err,
+                          err_len);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n_listen; i++)
@@ -862,18 +1161,72 @@ static int start_grpc(struct srv_node *n, char *err, size_t err_len)
     return srv_grpc_start(&gc, &n->grpc, err, err_len);
 }
 
+/* The peer URLs serve cairnpb.Peer (raft messages, snapshots) and etcdserverpb.Cluster (a
+ * joining member's member list, membership changes forwarded to the leader). */
+static int start_peers(struct srv_node *n, char *err, size_t err_len)
+{
+    static struct srv_method methods[16];
+    size_t nm = 0;
+    for (size_t i = 0; i < srv_peer_n_methods; i++)
+        methods[nm++] = srv_peer_methods[i];
+    for (size_t i = 0; i < srv_cluster_n_methods; i++)
+        methods[nm++] = srv_cluster_methods[i];
+    CAIRN_ASSERT(nm <= CAIRN_ARRAY_LEN(methods));
+    char addrs[8][CAIRN_URL_HOST_MAX + 8];
+    const char *listen[8];
+    size_t n_listen = 0;
+    int rc = listen_addrs(n->cfg.listen_peer_urls, "listen-peer-urls", addrs, 8, &n_listen, err,
+                          err_len);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n_listen; i++)
+        listen[i] = addrs[i];
+    struct srv_grpc_config gc = {
+        .listen = listen,
+        .n_listen = n_listen,
+        .max_recv_bytes = SRV_PEER_MSG_MAX_BYTES,
+        .stream_queue_max = 64,
+        .methods = methods,
+        .n_methods = nm,
+        .user = n,
+    };
+    rc = srv_grpc_start(&gc, &n->peer_grpc, err, err_len);
+    if (rc < 0)
+        return rc;
+    uint64_t election = n->cfg.election_timeout_ms;
+    struct srv_peer_config pc = {
+        .self_id = n->member_id,
+        .cluster_id = n->cluster_id,
+        .store = n->store,
+        /* silent for two election timeouts: the TCP connection is likely dead */
+        .dead_after_ms = 2 * election > 2000 ? 2 * election : 2000,
+        .connect_timeout_ms = election > 1000 ? election : 1000,
+        .wake = node_wake,
+        .user = n,
+    };
+    rc = srv_peer_create(&pc, &n->peers);
+    if (rc < 0) {
+        snprintf(err, err_len, "cannot start the peer transport: %s", cairn_strerror(rc));
+        return rc;
+    }
+    srv_cluster_sync_transport(n);
+    return 0;
+}
+
 int srv_node_start(const struct srv_config *cfg, struct srv_node **out, char *err, size_t err_len)
 {
     struct srv_node *n = calloc(1, sizeof(*n));
     if (!n)
         return CAIRN_ENOMEM;
     n->cfg = *cfg;
+    grpc_init(); /* held for the node's lifetime: peer calls may run before the servers */
     pthread_mutex_init(&n->mu, NULL);
     pthread_mutex_init(&n->pub_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&n->cv, &ca);
+    pthread_cond_init(&n->handoff_cv, &ca);
     pthread_condattr_destroy(&ca);
     cairn_u64map_init(&n->waiters);
     atomic_init(&n->next_id, 1);
@@ -882,6 +1235,8 @@ int srv_node_start(const struct srv_config *cfg, struct srv_node **out, char *er
         rc = open_store_and_raft(n, err, err_len);
     if (rc == 0)
         rc = srv_watch_hub_create(n, &n->hub);
+    if (rc == 0)
+        rc = start_peers(n, err, err_len);
     if (rc == 0)
         rc = start_grpc(n, err, err_len);
     if (rc == 0 && pthread_create(&n->thread, NULL, node_thread, n) != 0)
@@ -899,10 +1254,31 @@ int srv_node_start(const struct srv_config *cfg, struct srv_node **out, char *er
     return 0;
 }
 
+/* Asks the node thread to hand leadership over and waits (bounded) until it did. */
+static void hand_off_leadership(struct srv_node *n)
+{
+    uint64_t bound = 2 * n->cfg.election_timeout_ms;
+    if (bound > SRV_HANDOFF_MAX_MS)
+        bound = SRV_HANDOFF_MAX_MS;
+    pthread_mutex_lock(&n->mu);
+    n->handoff_deadline_ms = srv_now_ms() + bound;
+    n->handoff = 1;
+    pthread_cond_signal(&n->cv);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(bound / 1000 + 1);
+    while (n->handoff == 1)
+        if (pthread_cond_timedwait(&n->handoff_cv, &n->mu, &ts) != 0)
+            break;
+    pthread_mutex_unlock(&n->mu);
+}
+
 void srv_node_stop(struct srv_node *n)
 {
     if (n->grpc)
         srv_grpc_shutdown(n->grpc); /* no new calls; streams are cancelled */
+    if (n->thread_started && n->leader && srv_cluster_size(n) > 1)
+        hand_off_leadership(n);
     pthread_mutex_lock(&n->mu);
     atomic_store(&n->stopping, 1);
     pthread_cond_signal(&n->cv);
@@ -911,18 +1287,26 @@ void srv_node_stop(struct srv_node *n)
         pthread_join(n->thread, NULL);
     else if (n->hub)
         srv_watch_hub_destroy(n->hub);
+    if (n->peer_grpc)
+        srv_grpc_shutdown(n->peer_grpc);
+    srv_peer_destroy(n->peers); /* after the node thread: it sends through the transport */
     if (n->grpc)
         srv_grpc_destroy(n->grpc);
+    if (n->peer_grpc)
+        srv_grpc_destroy(n->peer_grpc);
     if (n->raft)
         raft_free(n->raft);
     if (n->store)
         store_close(n->store);
+    srv_cluster_close(n);
     srv_lessor_destroy(n->lessor);
     cairn_u64map_free(&n->waiters);
     pthread_cond_destroy(&n->cv);
+    pthread_cond_destroy(&n->handoff_cv);
     pthread_mutex_destroy(&n->mu);
     pthread_mutex_destroy(&n->pub_mu);
     free(n);
+    grpc_shutdown();
 }
 
 int srv_node_client_port(const struct srv_node *n, size_t i)

@@ -13,6 +13,7 @@
 #define CAIRN_SRV_NODE_INT_H
 
 #include "alloc.h"
+#include "common.h"
 #include "raft.h"
 #include "server.h"
 #include "srv_grpc.h"
@@ -36,8 +37,19 @@
 #define SRV_LEASE_RETRY_MS     1000 /* an expired lease's revocation is retried after */
 #define SRV_VERSION_STRING     "3.4.0"
 #define SRV_WATCH_EVENTS_MAX   1000 /* events per WatchResponse and per catch-up read */
+#define SRV_HANDOFF_MAX_MS     3000 /* a stopping leader waits at most this for a successor */
+#define SRV_REMOVED_GRACE_MS   5000 /* a removed leader keeps replicating this long at most */
 
 struct srv_watch_hub;
+struct srv_cluster;
+struct srv_peer_transport;
+struct srv_peer_msgs;
+
+/* A snapshot received from the leader, waiting for raft to accept it. */
+struct srv_peer_snap_in {
+    struct store_restore *rs;  /* the data, written; finished (installed) by the node */
+    struct srv_peer_msgs *msg; /* the SNAP message (one) */
+};
 
 enum srv_req_kind {
     SRV_REQ_PROPOSE = 0, /* data = packed InternalRequest */
@@ -48,6 +60,9 @@ enum srv_req_kind {
     SRV_REQ_MOVE_LEADER, /* target */
     SRV_REQ_WATCH,       /* watch hub work, see srv_watch.c */
     SRV_REQ_HASH,        /* Hash: needs the writer quiet for a consistent answer */
+    SRV_REQ_PEER,        /* raft messages from a peer: peer = struct srv_peer_msgs */
+    SRV_REQ_PEER_SNAP,   /* a received snapshot to install: peer = struct srv_peer_snap_in */
+    SRV_REQ_MEMBER,      /* a membership change for the leader: member_op, member_req */
 };
 
 struct srv_req {
@@ -67,6 +82,9 @@ struct srv_req {
     int64_t revision; /* physical compaction: the header revision to answer with */
     int finish;       /* keep-alive stream: the client is done; end it in order */
     void *watch;      /* SRV_REQ_WATCH payload (srv_watch.c owns it) */
+    void *peer;       /* SRV_REQ_PEER / SRV_REQ_PEER_SNAP payload (freed by on_free) */
+    int member_op;    /* SRV_REQ_MEMBER: enum srv_member_op (srv_cluster_int.h) */
+    const ProtobufCMessage *member_req;   /* SRV_REQ_MEMBER: the request (call arena) */
     void (*on_free)(struct srv_req *req); /* requests not in a call arena */
 };
 
@@ -99,6 +117,8 @@ struct srv_node {
     pthread_cond_t cv;
     struct srv_req *q_head, *q_tail;
     uint32_t q_len;
+    int wakeups;               /* transport reports waiting (under mu) */
+    pthread_cond_t handoff_cv; /* srv_node_stop waits on it for the hand-off (under mu) */
 
     /* published status */
     pthread_mutex_t pub_mu;
@@ -124,6 +144,21 @@ struct srv_node {
     struct alloc_arena *batch_arena;
     struct raft_storage rs;
     uint64_t last_log_compact; /* index the raft log was last compacted to */
+
+    /* cluster: membership, peers, leadership */
+    struct srv_cluster *cluster;      /* srv_cluster.c */
+    struct srv_grpc *peer_grpc;       /* the peer URLs' server (cairnpb.Peer, Cluster) */
+    struct srv_peer_transport *peers; /* srv_peer.c */
+    atomic_int peer_snap_rx;          /* a snapshot is being received */
+    atomic_uint_fast64_t peer_refusal_log_ms;
+    struct raft_conf_state conf;           /* node thread: the applied configuration */
+    struct store_restore *pending_restore; /* node thread: data for a SNAP being stepped */
+    uint64_t pending_restore_index;
+    struct srv_req *move_waiters; /* MoveLeader calls waiting for the transfer */
+    int handoff;                  /* stopping: 1 = hand leadership over, 2 = done */
+    uint64_t handoff_deadline_ms;
+    uint64_t removed_at_ms; /* this member's removal was applied (0 = not removed) */
+    int removed_signalled;
 };
 
 /* Milliseconds on the monotonic clock. */
@@ -147,6 +182,17 @@ void srv_node_header(struct srv_node *n, Etcdserverpb__ResponseHeader *h, int64_
 /* Status snapshot for any thread. */
 void srv_node_pub(struct srv_node *n, struct srv_pub *out);
 
+/* Node thread: track a proposed request until its entry is applied (or it times out), and
+ * take it back by id (NULL if it timed out already). */
+void srv_node_wait(struct srv_node *n, struct srv_req *req);
+struct srv_req *srv_node_unwait(struct srv_node *n, uint64_t id);
+
+/* Node thread: MoveLeader (answered once the target leads, or timed out). */
+void srv_node_move_leader(struct srv_node *n, struct srv_req *req);
+
+/* Stops the process on a storage or memory failure the node cannot continue after. */
+CAIRN_NORETURN void srv_node_fatal(int rc, const char *what);
+
 /* Service tables (each file provides its methods). */
 extern const struct srv_method srv_kv_methods[];
 extern const size_t srv_kv_n_methods;
@@ -156,6 +202,10 @@ extern const struct srv_method srv_maint_methods[];
 extern const size_t srv_maint_n_methods;
 extern const struct srv_method srv_watch_methods[];
 extern const size_t srv_watch_n_methods;
+extern const struct srv_method srv_cluster_methods[];
+extern const size_t srv_cluster_n_methods;
+extern const struct srv_method srv_peer_methods[]; /* on the peer server only */
+extern const size_t srv_peer_n_methods;
 
 /* Node-thread hooks implemented by the service files. */
 void srv_lease_on_applied(struct srv_node *n, const struct store_op *op,

@@ -1132,7 +1132,7 @@ static int start_grpc(struct srv_node *n, char *err, size_t err_len)
     } tables[] = {
         {srv_kv_methods, srv_kv_n_methods},           {srv_lease_methods, srv_lease_n_methods},
         {srv_maint_methods, srv_maint_n_methods},     {srv_watch_methods, srv_watch_n_methods},
-        {srv_cluster_methods, srv_cluster_n_methods},
+        {srv_cluster_methods, srv_cluster_n_methods}, {srv_admin_methods, srv_admin_n_methods},
     };
     for (size_t t = 0; t < CAIRN_ARRAY_LEN(tables); t++)
         for (size_t i = 0; i < tables[t].n; i++) {

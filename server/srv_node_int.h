@@ -202,6 +202,8 @@ extern const struct srv_method srv_maint_methods[];
 extern const size_t srv_maint_n_methods;
 extern const struct srv_method srv_watch_methods[];
 extern const size_t srv_watch_n_methods;
+extern const struct srv_method srv_admin_methods[];
+extern const size_t srv_admin_n_methods;
 extern const struct srv_method srv_cluster_methods[];
 extern const size_t srv_cluster_n_methods;
 extern const struct srv_method srv_peer_methods[]; /* on the peer server only */

@@ -104,6 +104,12 @@ static const struct ctl_flag_spec restore_flags[] = {
      "Mark the latest revision after restore as the point of scheduled compaction "
      "(required if --bump-revision > 0)"},
 };
+static const struct ctl_flag_spec memory_set_flags[] = {
+    {"heap-percent", 0, CTL_STRING, "",
+     "reclaim when the heap grows by this percent since the last cycle (like GOGC), or off"},
+    {"memory-limit", 0, CTL_STRING, "",
+     "memory limit with IEC units B, KiB, MiB, GiB, TiB (e.g. 512MiB), or off"},
+};
 static const struct ctl_flag_spec help_flags[] = {
     {"markdown", 0, CTL_BOOL, "false", "print the whole command reference as Markdown"},
 };
@@ -177,6 +183,16 @@ const struct ctl_command ctl_commands[] = {
      NO_FLAGS, cmd_member_remove},
     {"member update", "member update <memberID> [options]", "Updates a member in the cluster",
      "Replaces the member's peer URLs.", FLAGS(member_update_flags), cmd_member_update},
+    {"memory set", "memory set [options]",
+     "Changes the memory manager's settings of the endpoint at runtime (cairn only)",
+     "Sets --heap-percent and/or --memory-limit on the running member and prints the new and "
+     "previous values. A malformed value is refused and changes nothing.",
+     FLAGS(memory_set_flags), cmd_memory_set},
+    {"memory status", "memory status",
+     "Prints the memory manager's state of each endpoint (cairn only)",
+     "Live heap and reclaim goal, heap percent, memory limit and memory in use, reclaim cycles "
+     "per minute and pause percentiles, refused requests, and the heap of each subsystem.",
+     NO_FLAGS, cmd_memory_status},
     {"move-leader", "move-leader <transferee-member-id>",
      "Transfers leadership to another etcd cluster member.",
      "Finds the leader among --endpoints and asks it to hand leadership to the member "

@@ -145,6 +145,8 @@ int cmd_snapshot_save(struct ctl *c);
 int cmd_snapshot_status(struct ctl *c);
 int cmd_snapshot_restore(struct ctl *c);
 int cmd_move_leader(struct ctl *c);
+int cmd_memory_status(struct ctl *c);
+int cmd_memory_set(struct ctl *c);
 int cmd_version(struct ctl *c);
 int cmd_help(struct ctl *c);
 

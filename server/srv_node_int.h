@@ -31,14 +31,14 @@
 #define SRV_QUEUE_MAX          65536 /* queued requests; past it: "too many requests" */
 #define SRV_REQUEST_TIMEOUT_MS 7000  /* a proposal or read not answered by then times out */
 #define SRV_MAX_LEASES         1000000
-#define SRV_SNAPSHOT_KEEP      5000 /* log entries kept behind a log compaction */
-#define SRV_COMPACT_STEP_REVS  1000 /* revisions examined per physical compaction step */
-#define SRV_BATCH_MAX          4096 /* requests taken off the queue per loop iteration */
-#define SRV_LEASE_RETRY_MS     1000 /* an expired lease's revocation is retried after */
-#define SRV_VERSION_STRING     "3.4.0"
-#define SRV_WATCH_EVENTS_MAX   1000 /* events per WatchResponse and per catch-up read */
-#define SRV_HANDOFF_MAX_MS     3000 /* a stopping leader waits at most this for a successor */
-#define SRV_REMOVED_GRACE_MS   5000 /* a removed leader keeps replicating this long at most */
+#define SRV_SNAPSHOT_KEEP      5000     /* log entries kept behind a log compaction */
+#define SRV_COMPACT_STEP_REVS  1000     /* revisions examined per physical compaction step */
+#define SRV_BATCH_MAX          4096     /* requests taken off the queue per loop iteration */
+#define SRV_LEASE_RETRY_MS     1000     /* an expired lease's revocation is retried after */
+#define SRV_VERSION_STRING     "3.4.23" /* the etcd release whose API cairn serves */
+#define SRV_WATCH_EVENTS_MAX   1000     /* events per WatchResponse and per catch-up read */
+#define SRV_HANDOFF_MAX_MS     3000     /* a stopping leader waits at most this for a successor */
+#define SRV_REMOVED_GRACE_MS   5000     /* a removed leader keeps replicating this long at most */
 
 struct srv_watch_hub;
 struct srv_cluster;

@@ -18,7 +18,10 @@
  * (the transport streams the data); proposal and read-index forwarding from followers; a
  * leader that is removed from (or demoted in) the configuration stops taking proposals and
  * steps down by handing leadership to the most up-to-date remaining voter (see
- * raft_hand_off in raft_replicate.c for why it does not just stop).
+ * raft_hand_off in raft_replicate.c for why it does not just stop). Learners and removed
+ * members never campaign while a leader is around; only after three election timeouts
+ * without one may they step in as caretaker (raft_can_caretake in raft_elect.c: the
+ * stranded-removal hazard etcd has), and a caretaker hands leadership straight to a voter.
  *
  * Membership: joint consensus (ConfChangeV2 semantics), chosen over one-server-at-a-time
  * because (1) raft_conf_state already carries the joint fields, so the store persists them

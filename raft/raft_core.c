@@ -159,12 +159,13 @@ void raft_free(struct raft *r)
 /* Start an election if allowed. kind ELECTION becomes a pre-vote when pre-vote is on. */
 static int hup(struct raft *r, int kind)
 {
-    if (r->role == RAFT_LEADER || !raft_promotable(r))
+    if (r->role == RAFT_LEADER || !(raft_promotable(r) || kind == RAFT_CAMPAIGN_CARETAKER))
         return CAIRN_EINVAL;
     /* Our configuration may be stale while committed conf changes wait to be applied. */
     if (raft_log_has_conf_change(&r->log, r->log.applied, r->log.committed))
         return CAIRN_EBUSY;
-    if (kind == RAFT_CAMPAIGN_ELECTION && !r->cfg.disable_pre_vote)
+    if ((kind == RAFT_CAMPAIGN_ELECTION || kind == RAFT_CAMPAIGN_CARETAKER) &&
+        !r->cfg.disable_pre_vote)
         kind = RAFT_CAMPAIGN_PRE;
     raft_campaign_start(r, kind);
     return 0;
@@ -201,6 +202,10 @@ void raft_tick(struct raft *r)
     if (raft_promotable(r) && r->election_elapsed >= r->rand_election_timeout) {
         r->election_elapsed = 0;
         hup(r, RAFT_CAMPAIGN_ELECTION);
+    } else if (raft_can_caretake(r) &&
+               r->election_elapsed >= RAFT_CARETAKER_TIMEOUTS * r->rand_election_timeout) {
+        r->election_elapsed = 0;
+        hup(r, RAFT_CAMPAIGN_CARETAKER);
     }
 }
 

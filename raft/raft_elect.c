@@ -71,8 +71,8 @@ void raft_become_leader(struct raft *r)
     r->lead = r->id;
     r->role = RAFT_LEADER;
     struct raft_progress *self = raft_tracker_get(&r->trk, r->id);
-    CAIRN_ASSERT(self != NULL);
-    raft_progress_become_replicate(self); /* cosmetic: our own progress is never probed */
+    if (self)                                 /* none for a caretaker that is not a member */
+        raft_progress_become_replicate(self); /* cosmetic: our own is never probed */
     /* Conf changes already in the log must apply before a new one may be proposed. */
     r->pending_conf_index = raft_log_last_index(&r->log);
     /* The empty entry of the new term: committing it commits everything before it. */
@@ -80,6 +80,21 @@ void raft_become_leader(struct raft *r)
     empty.type = RAFT_ENTRY_NORMAL;
     if (raft_append_entries(r, &empty, 1) != 0)
         raft_become_follower(r, r->term, 0); /* out of memory: let someone else lead */
+}
+
+/*
+ * A member that is not a voter in its own (applied) configuration may still be needed: a
+ * leader that removed or demoted itself can crash before handing off, and the voters that
+ * have not yet learned the change committed still count on its vote, which its longer log
+ * makes it refuse. etcd has this hazard (the stranded two-voter removal). So when no leader
+ * has been heard for RAFT_CARETAKER_TIMEOUTS election timeouts, such a node campaigns,
+ * counting votes of its configuration's voters exactly as a voter would (the usual quorum
+ * overlap argument holds: it is a committed configuration), and once elected it replicates
+ * its log and hands leadership to the best voter (raft_hand_off).
+ */
+int raft_can_caretake(const struct raft *r)
+{
+    return !raft_promotable(r) && r->trk.conf.n_voters > 0 && !r->log.has_snap;
 }
 
 int raft_promotable(const struct raft *r)
@@ -111,7 +126,7 @@ static void send_vote_requests(struct raft *r, uint8_t type, uint64_t term, int 
 
 void raft_campaign_start(struct raft *r, int kind)
 {
-    CAIRN_ASSERT(raft_promotable(r));
+    CAIRN_ASSERT(raft_promotable(r) || raft_can_caretake(r));
     if (kind == RAFT_CAMPAIGN_PRE) {
         become_pre_candidate(r);
         /* A pre-vote changes no durable state, so our own counts at once. */
@@ -139,6 +154,8 @@ static void tally(struct raft *r)
             raft_become_leader(r);
             if (r->role == RAFT_LEADER)
                 raft_bcast_append(r);
+            if (r->role == RAFT_LEADER && !raft_conf_is_voter(&r->trk.conf, r->id))
+                raft_hand_off(r); /* a caretaker */
         }
     } else if (res == RAFT_VOTE_LOST) {
         raft_become_follower(r, r->term, 0);
@@ -174,7 +191,8 @@ void raft_handle_vote_request(struct raft *r, const struct raft_msg *m)
         r->vote == m->from || (r->vote == 0 && r->lead == 0) || (pre && m->term > r->term);
     struct raft_msg resp;
     raft_msg_init(r, &resp, pre ? RAFT_MSG_PREVOTE_RESP : RAFT_MSG_VOTE_RESP, m->from);
-    if (can_vote && raft_log_is_up_to_date(&r->log, m->index, m->log_term)) {
+    if (can_vote &&
+        (RAFT_BUG_ANY_LOG_VOTE || raft_log_is_up_to_date(&r->log, m->index, m->log_term))) {
         resp.term = m->term;
         if (!pre) {
             r->election_elapsed = 0;

@@ -267,9 +267,16 @@ void raft_add_read_state(struct raft *r, uint64_t index, uint64_t ctx);
 /* raft_elect.c */
 void raft_become_follower(struct raft *r, uint64_t term, uint64_t lead);
 void raft_become_leader(struct raft *r);
-enum raft_campaign_kind { RAFT_CAMPAIGN_PRE = 0, RAFT_CAMPAIGN_ELECTION, RAFT_CAMPAIGN_TRANSFER };
+enum raft_campaign_kind {
+    RAFT_CAMPAIGN_PRE = 0,
+    RAFT_CAMPAIGN_ELECTION,
+    RAFT_CAMPAIGN_TRANSFER,
+    RAFT_CAMPAIGN_CARETAKER, /* a non-voter stepping in, see raft_can_caretake() */
+};
+#define RAFT_CARETAKER_TIMEOUTS 3
 void raft_campaign_start(struct raft *r, int kind);
 int raft_promotable(const struct raft *r);
+int raft_can_caretake(const struct raft *r);
 void raft_handle_vote_request(struct raft *r, const struct raft_msg *m);
 void raft_handle_vote_response(struct raft *r, const struct raft_msg *m);
 void raft_count_self_vote(struct raft *r);
@@ -302,13 +309,20 @@ void raft_release_pending_reads(struct raft *r);
 int raft_committed_in_term(const struct raft *r);
 
 #ifdef RAFT_PLANT_BUG
-/* Test-only builds (raft_sim_bug_*): RAFT_PLANT_BUG selects a known bug to plant.
- * 1: count previous-term entries toward commit; 2: forget the vote in the hard state. */
+/* Test-only builds (tests/sim/raft raft_sim_bugN): RAFT_PLANT_BUG selects a known bug:
+ * 1: count previous-term entries toward commit (Raft Figure 8);
+ * 2: forget the vote (the hard state never carries it, so a restart votes again);
+ * 3: grant votes without the election restriction (no log up-to-date check, §5.4.1);
+ * 4: acknowledge appends before they are durable (APP_RESP leaves before the fsync). */
 #define RAFT_BUG_COMMIT_OLD_TERM (RAFT_PLANT_BUG == 1)
 #define RAFT_BUG_FORGET_VOTE     (RAFT_PLANT_BUG == 2)
+#define RAFT_BUG_ANY_LOG_VOTE    (RAFT_PLANT_BUG == 3)
+#define RAFT_BUG_EARLY_ACK       (RAFT_PLANT_BUG == 4)
 #else
 #define RAFT_BUG_COMMIT_OLD_TERM 0
 #define RAFT_BUG_FORGET_VOTE     0
+#define RAFT_BUG_ANY_LOG_VOTE    0
+#define RAFT_BUG_EARLY_ACK       0
 #endif
 
 #endif /* CAIRN_RAFT_INT_H */

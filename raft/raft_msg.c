@@ -105,8 +105,9 @@ void raft_msg_push(struct raft *r, struct raft_msg *m)
 {
     /* What speaks for this node's log, term or vote waits until that is durable: acks,
      * votes, and a candidate's requests (a grant must never meet an undurable term). */
-    m->after_persist = m->type == RAFT_MSG_APP_RESP || m->type == RAFT_MSG_VOTE_RESP ||
-                       m->type == RAFT_MSG_PREVOTE_RESP || m->type == RAFT_MSG_VOTE;
+    m->after_persist = (m->type == RAFT_MSG_APP_RESP && !RAFT_BUG_EARLY_ACK) ||
+                       m->type == RAFT_MSG_VOTE_RESP || m->type == RAFT_MSG_PREVOTE_RESP ||
+                       m->type == RAFT_MSG_VOTE;
     struct raft_msgvec *v = &r->outbox;
     if (v->n == v->cap && v->n < RAFT_MAX_OUTBOX_MSGS) {
         struct raft_msg *nv = grow(&r->alloc, v->v, v->n, &v->cap, sizeof(*v->v));

@@ -22,6 +22,7 @@
 #define FORWARDS_MAX       8     /* membership calls being forwarded at once */
 #define FORWARD_TIMEOUT_MS 10000 /* a forwarded call's deadline */
 #define LEARNER_READY_PCT  90    /* etcd's readyPercent: learner match vs the leader's */
+#define HEALTH_MS          5000  /* etcd's HealthInterval: a peer heard within it is active */
 
 #define ERR_URLS_INVALID "etcdserver: given member URLs are invalid"
 #define ERR_URLS_EXIST   "etcdserver: Peer URLs already exists"
@@ -273,14 +274,13 @@ static const struct raft_progress_status *progress_of(const struct raft_status *
     return NULL;
 }
 
-/* Voters that answered recently (the leader counts itself), excluding `skip`. */
-static uint32_t active_voters(const struct raft_status *st, uint64_t self, uint64_t skip)
+/* Voters heard from within etcd's HealthInterval (the leader counts itself), but `skip`. */
+static uint32_t active_voters(const struct srv_node *n, const struct raft_status *st, uint64_t skip)
 {
     uint32_t k = 0;
     for (uint32_t i = 0; i < st->conf.n_voters; i++) {
         uint64_t id = st->conf.voters[i];
-        const struct raft_progress_status *ps = progress_of(st, id);
-        if (id != skip && (id == self || (ps && ps->recent_active)))
+        if (id != skip && (id == n->member_id || srv_node_heard_within(n, id, HEALTH_MS)))
             k++;
     }
     return k;
@@ -454,7 +454,7 @@ static int change_remove(struct srv_node *n, struct srv_req *req, const struct r
         return fail(req, SRV_NOT_FOUND, SRV_ERR_MEMBER_NOT_FOUND);
     if (is_voter(&st->conf, id)) {
         uint32_t left = st->conf.n_voters - 1;
-        if (left == 0 || active_voters(st, n->member_id, id) < left / 2 + 1)
+        if (left == 0 || active_voters(n, st, id) < left / 2 + 1)
             return fail(req, SRV_UNAVAILABLE, ERR_UNHEALTHY);
     }
     return propose_cc(n, req, RAFT_CC_REMOVE, id, NULL, 0);
@@ -670,11 +670,16 @@ void srv_cluster_tick(struct srv_node *n)
     }
     if (now < c->next_publish_ms)
         return;
-    c->next_publish_ms = now + SRV_PUBLISH_RETRY_MS;
     struct srv_pub p;
     srv_node_pub(n, &p);
-    if (p.lead != 0 && !published(n))
-        publish(n);
+    if (p.lead == 0)
+        return; /* as soon as there is a leader */
+    if (published(n)) {
+        c->next_publish_ms = UINT64_MAX; /* attributes do not change while running */
+        return;
+    }
+    c->next_publish_ms = now + SRV_PUBLISH_RETRY_MS;
+    publish(n);
 }
 
 void srv_cluster_fail_pending(struct srv_node *n, int code)

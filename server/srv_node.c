@@ -398,9 +398,35 @@ static void expire_requests(struct srv_node *n)
 
 static void handle_ready(struct srv_node *n);
 
+static void note_heard(struct srv_node *n, uint64_t id)
+{
+    size_t slot = 0;
+    for (size_t i = 0; i < CAIRN_ARRAY_LEN(n->heard); i++) {
+        if (n->heard[i].id == id) {
+            slot = i;
+            break;
+        }
+        if (n->heard[i].ms < n->heard[slot].ms)
+            slot = i; /* the oldest (or a free) slot */
+    }
+    n->heard[slot].id = id;
+    n->heard[slot].ms = srv_now_ms();
+}
+
+int srv_node_heard_within(const struct srv_node *n, uint64_t id, uint64_t ms)
+{
+    uint64_t now = srv_now_ms();
+    for (size_t i = 0; i < CAIRN_ARRAY_LEN(n->heard); i++)
+        if (n->heard[i].id == id)
+            return now - n->heard[i].ms <= ms;
+    return 0;
+}
+
 static void step_peer_msgs(struct srv_node *n, struct srv_req *r)
 {
     const struct srv_peer_msgs *pm = r->peer;
+    if (pm->n > 0)
+        note_heard(n, pm->msgs[0].from); /* a stream carries one sender's messages */
     for (size_t i = 0; i < pm->n; i++)
         if (pm->msgs[i].type != RAFT_MSG_SNAP)      /* snapshots come with their data only */
             (void)raft_step(n->raft, &pm->msgs[i]); /* a stale or odd message is ignored */

@@ -158,6 +158,9 @@ struct srv_node {
     int handoff;                  /* stopping: 1 = hand leadership over, 2 = done */
     uint64_t handoff_deadline_ms;
     uint64_t removed_at_ms; /* this member's removal was applied (0 = not removed) */
+    struct {
+        uint64_t id, ms;
+    } heard[RAFT_MAX_NODES * 2]; /* node thread: when each peer's last message arrived */
     int removed_signalled;
 };
 
@@ -186,6 +189,10 @@ void srv_node_pub(struct srv_node *n, struct srv_pub *out);
  * take it back by id (NULL if it timed out already). */
 void srv_node_wait(struct srv_node *n, struct srv_req *req);
 struct srv_req *srv_node_unwait(struct srv_node *n, uint64_t id);
+
+/* Node thread: 1 if a message from peer id arrived within the last ms milliseconds (etcd's
+ * "active" peers for the reconfiguration checks). */
+int srv_node_heard_within(const struct srv_node *n, uint64_t id, uint64_t ms);
 
 /* Node thread: MoveLeader (answered once the target leads, or timed out). */
 void srv_node_move_leader(struct srv_node *n, struct srv_req *req);

@@ -19,9 +19,10 @@
  * leader that is removed from (or demoted in) the configuration stops taking proposals and
  * steps down by handing leadership to the most up-to-date remaining voter (see
  * raft_hand_off in raft_replicate.c for why it does not just stop). Learners and removed
- * members never campaign while a leader is around; only after three election timeouts
- * without one may they step in as caretaker (raft_can_caretake in raft_elect.c: the
- * stranded-removal hazard etcd has), and a caretaker hands leadership straight to a voter.
+ * members never campaign while a leader is around; only when voters are stranded (they
+ * asked for its vote, its log is ahead of theirs, and no leader for three election
+ * timeouts) does such a node step in as caretaker and hand leadership straight to a voter
+ * (raft_can_caretake in raft_elect.c: the stranded-removal hazard etcd has).
  *
  * Membership: joint consensus (ConfChangeV2 semantics), chosen over one-server-at-a-time
  * because (1) raft_conf_state already carries the joint fields, so the store persists them

@@ -171,6 +171,11 @@ static int hup(struct raft *r, int kind)
     return 0;
 }
 
+int raft_campaign_transfer(struct raft *r)
+{
+    return hup(r, RAFT_CAMPAIGN_TRANSFER);
+}
+
 static void tick_leader(struct raft *r)
 {
     r->heartbeat_elapsed++;
@@ -327,6 +332,7 @@ static void step_follower(struct raft *r, const struct raft_msg *m)
             raft_become_follower(r, r->term, m->from);
         r->election_elapsed = 0;
         r->lead = m->from;
+        r->caretake = 0;
         if (m->type == RAFT_MSG_APP)
             raft_handle_append(r, m);
         else if (m->type == RAFT_MSG_HEARTBEAT)
@@ -335,8 +341,10 @@ static void step_follower(struct raft *r, const struct raft_msg *m)
             raft_handle_snapshot(r, m);
         return;
     case RAFT_MSG_TIMEOUT_NOW:
-        if (r->role == RAFT_FOLLOWER)
-            hup(r, RAFT_CAMPAIGN_TRANSFER);
+        /* A leader that is handing off (e.g. it removed itself) sends this as soon as the
+         * change commits, often before we applied it: campaign once we have. */
+        if (r->role == RAFT_FOLLOWER && hup(r, RAFT_CAMPAIGN_TRANSFER) == CAIRN_EBUSY)
+            r->transfer_term = r->term;
         return;
     case RAFT_MSG_READ_INDEX_RESP:
         if (r->role == RAFT_FOLLOWER && m->ctx != 0)

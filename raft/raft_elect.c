@@ -36,6 +36,8 @@ static void reset(struct raft *r, uint64_t term)
     r->pending_conf_index = 0;
     r->uncommitted_bytes = 0;
     r->self_vote_term = 0;
+    r->transfer_term = 0;
+    r->caretake = 0;
     raft_readonly_reset(&r->ro);
 }
 
@@ -87,14 +89,17 @@ void raft_become_leader(struct raft *r)
  * leader that removed or demoted itself can crash before handing off, and the voters that
  * have not yet learned the change committed still count on its vote, which its longer log
  * makes it refuse. etcd has this hazard (the stranded two-voter removal). So when no leader
- * has been heard for RAFT_CARETAKER_TIMEOUTS election timeouts, such a node campaigns,
+ * has been heard for RAFT_CARETAKER_TIMEOUTS election timeouts, and it has just refused
+ * the (pre-)vote of a voter of its configuration because its own log is ahead (the sign
+ * that the voters are stuck without its entries; a healthy cluster never shows it, so a
+ * decommissioned node stays quiet), such a node campaigns,
  * counting votes of its configuration's voters exactly as a voter would (the usual quorum
  * overlap argument holds: it is a committed configuration), and once elected it replicates
  * its log and hands leadership to the best voter (raft_hand_off).
  */
 int raft_can_caretake(const struct raft *r)
 {
-    return !raft_promotable(r) && r->trk.conf.n_voters > 0 && !r->log.has_snap;
+    return r->caretake && !raft_promotable(r) && r->trk.conf.n_voters > 0 && !r->log.has_snap;
 }
 
 int raft_promotable(const struct raft *r)
@@ -200,6 +205,8 @@ void raft_handle_vote_request(struct raft *r, const struct raft_msg *m)
         }
     } else {
         resp.reject = 1;
+        if (can_vote && !raft_promotable(r) && raft_conf_is_voter(&r->trk.conf, m->from))
+            r->caretake = 1; /* a voter we are ahead of needs us: see raft_can_caretake() */
     }
     raft_msg_push(r, &resp);
 }

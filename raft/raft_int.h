@@ -228,10 +228,12 @@ struct raft {
     uint64_t pending_conf_index;
     uint64_t uncommitted_bytes;
     uint64_t self_vote_term; /* candidate's own vote, counted once durable (advance) */
+    uint64_t transfer_term;  /* TimeoutNow received in this term, campaign once applied */
     uint32_t election_elapsed;
     uint32_t heartbeat_elapsed;
     uint32_t rand_election_timeout;
     uint8_t role;
+    uint8_t caretake; /* refused a voter that needs our log: see raft_can_caretake() */
     struct raft_log log;
     struct raft_tracker trk;
     struct raft_readonly ro;
@@ -263,6 +265,9 @@ int raft_msg_set_snapshot(struct raft *r, struct raft_msg *m, const struct raft_
 void raft_msgvec_clear(struct raft *r, struct raft_msgvec *v);
 void raft_msgvec_destroy(struct raft *r, struct raft_msgvec *v);
 void raft_add_read_state(struct raft *r, uint64_t index, uint64_t ctx);
+
+/* raft_core.c */
+int raft_campaign_transfer(struct raft *r);
 
 /* raft_elect.c */
 void raft_become_follower(struct raft *r, uint64_t term, uint64_t lead);

@@ -151,5 +151,9 @@ void raft_advance(struct raft *r)
     }
     /* ... and a candidate's own vote. */
     raft_count_self_vote(r);
+    if (r->transfer_term != 0 && (r->transfer_term != r->term || r->role != RAFT_FOLLOWER))
+        r->transfer_term = 0;
+    if (r->transfer_term != 0 && raft_campaign_transfer(r) != CAIRN_EBUSY)
+        r->transfer_term = 0;
     leave_joint_if_auto(r);
 }

@@ -328,7 +328,8 @@ void raft_switch_conf(struct raft *r, const struct raft_conf_state *cs)
         after_commit(r);
         return;
     }
+    /* Probe new members now rather than at the next heartbeat. */
     for (uint32_t i = 0; i < r->trk.n; i++)
         if (r->trk.prs[i].id != r->id)
-            raft_send_append(r, r->trk.prs[i].id, 0);
+            raft_send_append(r, r->trk.prs[i].id, r->trk.prs[i].state == RAFT_PROGRESS_PROBE);
 }

@@ -78,6 +78,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cairn.h" /* the CAIRN_E* codes every call returns */
 #include "raft_storage.h"
 
 /* ---- seeded PRNG (xoshiro256** seeded through splitmix64) ---- */

@@ -23,7 +23,10 @@ static int ids_ok(const uint64_t *ids, uint32_t n)
 
 static int config_check(const struct raft_config *c)
 {
-    if (c->id == 0 || c->election_ticks <= c->heartbeat_ticks)
+    /* zero fields mean their defaults */
+    uint64_t et = or_default(c->election_ticks, RAFT_DEFAULT_ELECTION_TICKS);
+    uint64_t ht = or_default(c->heartbeat_ticks, RAFT_DEFAULT_HEARTBEAT_TICKS);
+    if (c->id == 0 || et <= ht)
         return CAIRN_EINVAL;
     if (c->lease_reads && c->disable_check_quorum)
         return CAIRN_EINVAL; /* a lease without check-quorum is not a lease */
@@ -76,6 +79,7 @@ static int bootstrap(struct raft *r, const struct raft_config *cfg)
     r->term = 1;
     raft_log_commit_to(&r->log, 1);
     raft_tracker_set_conf(&r->trk, &cs, 2);
+    r->conf_index = 1; /* the tracker already has it: campaigning need not wait */
     return 0;
 }
 
@@ -162,7 +166,8 @@ static int hup(struct raft *r, int kind)
     if (r->role == RAFT_LEADER || !(raft_promotable(r) || kind == RAFT_CAMPAIGN_CARETAKER))
         return CAIRN_EINVAL;
     /* Our configuration may be stale while committed conf changes wait to be applied. */
-    if (raft_log_has_conf_change(&r->log, r->log.applied, r->log.committed))
+    uint64_t lo = r->log.applied > r->conf_index ? r->log.applied : r->conf_index;
+    if (raft_log_has_conf_change(&r->log, lo, r->log.committed))
         return CAIRN_EBUSY;
     if ((kind == RAFT_CAMPAIGN_ELECTION || kind == RAFT_CAMPAIGN_CARETAKER) &&
         !r->cfg.disable_pre_vote)

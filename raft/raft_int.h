@@ -229,6 +229,7 @@ struct raft {
     uint64_t uncommitted_bytes;
     uint64_t self_vote_term; /* candidate's own vote, counted once durable (advance) */
     uint64_t transfer_term;  /* TimeoutNow received in this term, campaign once applied */
+    uint64_t conf_index;     /* a conf-change entry the tracker reflects before its apply */
     uint32_t election_elapsed;
     uint32_t heartbeat_elapsed;
     uint32_t rand_election_timeout;

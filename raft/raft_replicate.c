@@ -61,9 +61,15 @@ int raft_send_append(struct raft *r, uint64_t to, int send_if_empty)
 
 void raft_bcast_append(struct raft *r)
 {
-    for (uint32_t i = 0; i < r->trk.n; i++)
-        if (r->trk.prs[i].id != r->id)
-            raft_send_append(r, r->trk.prs[i].id, 1);
+    /* Fill each replicating follower's window (one message when probing), and send at
+     * least an empty append so a new commit index travels. */
+    for (uint32_t i = 0; i < r->trk.n; i++) {
+        uint64_t id = r->trk.prs[i].id;
+        if (id == r->id)
+            continue;
+        for (uint32_t k = 0; k <= r->cfg.max_inflight_msgs && raft_send_append(r, id, k == 0); k++)
+            ;
+    }
 }
 
 void raft_bcast_heartbeat(struct raft *r, uint64_t seq)

@@ -484,7 +484,12 @@ static void take_queue(struct srv_node *n)
             break;
         case SRV_REQ_LEASE_RENEW:
         case SRV_REQ_LEASE_TTL:
-            srv_lease_handle(n, r);
+            /* expiry runs on the leader's clock: a follower asks the leader */
+            if (n->leader || srv_peer_lease_forward(n, r) < 0)
+                srv_lease_handle(n, r);
+            break;
+        case SRV_REQ_PEER_LEASE:
+            srv_peer_lease_renew(n, r);
             break;
         case SRV_REQ_WATCH:
             srv_watch_handle(n->hub, r);
@@ -633,6 +638,7 @@ static void restore_snapshot(struct srv_node *n, const struct raft_snapshot_meta
     n->last_log_compact = snap->index;
     n->compaction_pending = 1; /* finishes whatever compaction the copy had scheduled */
     srv_cluster_reload(n, &snap->conf);
+    srv_watch_resync(n->hub); /* watchers resume from the installed history */
     fprintf(stderr, "cairnd: installed a snapshot at index %" PRIu64 " (term %" PRIu64 ")\n",
             snap->index, snap->term);
 }
@@ -933,8 +939,11 @@ static void check_removed(struct srv_node *n)
     int refused = srv_peer_refused_removed(n->peers);
     if (!n->removed_at_ms && !refused)
         return;
-    /* a removed leader keeps replicating until its successor knows the change committed */
-    if (!refused && n->leader && srv_now_ms() - n->removed_at_ms < SRV_REMOVED_GRACE_MS)
+    /* a removed leader keeps replicating until its successor knows the change committed; a
+     * follower waits a moment so that answers in flight (the remove itself, forwarded by this
+     * member) still reach their clients */
+    uint64_t grace = n->leader ? SRV_REMOVED_GRACE_MS : SRV_REMOVED_ANSWER_MS;
+    if (!refused && srv_now_ms() - n->removed_at_ms < grace)
         return;
     n->removed_signalled = 1;
     fprintf(stderr, "cairnd: %s; shutting down\n", SRV_PEER_ERR_REMOVED);
@@ -1197,6 +1206,11 @@ static int start_peers(struct srv_node *n, char *err, size_t err_len)
         methods[nm++] = srv_peer_methods[i];
     for (size_t i = 0; i < srv_cluster_n_methods; i++)
         methods[nm++] = srv_cluster_methods[i];
+    for (size_t i = 0; i < srv_peer_lease_n_methods; i++)
+        methods[nm++] = srv_peer_lease_methods[i];
+    for (size_t i = 0; i < srv_lease_n_methods; i++) /* TimeToLive, forwarded by followers */
+        if (strcmp(srv_lease_methods[i].path, "/etcdserverpb.Lease/LeaseTimeToLive") == 0)
+            methods[nm++] = srv_lease_methods[i];
     CAIRN_ASSERT(nm <= CAIRN_ARRAY_LEN(methods));
     char addrs[8][CAIRN_URL_HOST_MAX + 8];
     const char *listen[8];
@@ -1313,6 +1327,7 @@ void srv_node_stop(struct srv_node *n)
         pthread_join(n->thread, NULL);
     else if (n->hub)
         srv_watch_hub_destroy(n->hub);
+    srv_peer_lease_stop(n); /* the node thread fed it */
     if (n->peer_grpc)
         srv_grpc_shutdown(n->peer_grpc);
     srv_peer_destroy(n->peers); /* after the node thread: it sends through the transport */

@@ -39,11 +39,13 @@
 #define SRV_WATCH_EVENTS_MAX   1000     /* events per WatchResponse and per catch-up read */
 #define SRV_HANDOFF_MAX_MS     3000     /* a stopping leader waits at most this for a successor */
 #define SRV_REMOVED_GRACE_MS   5000     /* a removed leader keeps replicating this long at most */
+#define SRV_REMOVED_ANSWER_MS  1000     /* a removed follower stops after this: answers go out */
 
 struct srv_watch_hub;
 struct srv_cluster;
 struct srv_peer_transport;
 struct srv_peer_msgs;
+struct srv_lease_fwd;
 
 /* A snapshot received from the leader, waiting for raft to accept it. */
 struct srv_peer_snap_in {
@@ -63,6 +65,7 @@ enum srv_req_kind {
     SRV_REQ_PEER,        /* raft messages from a peer: peer = struct srv_peer_msgs */
     SRV_REQ_PEER_SNAP,   /* a received snapshot to install: peer = struct srv_peer_snap_in */
     SRV_REQ_MEMBER,      /* a membership change for the leader: member_op, member_req */
+    SRV_REQ_PEER_LEASE,  /* a keep-alive a follower forwarded to this leader: lease_id */
 };
 
 struct srv_req {
@@ -149,6 +152,7 @@ struct srv_node {
     struct srv_cluster *cluster;      /* srv_cluster.c */
     struct srv_grpc *peer_grpc;       /* the peer URLs' server (cairnpb.Peer, Cluster) */
     struct srv_peer_transport *peers; /* srv_peer.c */
+    struct srv_lease_fwd *lease_fwd;  /* srv_peer_lease.c (node thread creates it) */
     atomic_int peer_snap_rx;          /* a snapshot is being received */
     atomic_uint_fast64_t peer_refusal_log_ms;
     struct raft_conf_state conf;           /* node thread: the applied configuration */
@@ -215,6 +219,16 @@ extern const struct srv_method srv_cluster_methods[];
 extern const size_t srv_cluster_n_methods;
 extern const struct srv_method srv_peer_methods[]; /* on the peer server only */
 extern const size_t srv_peer_n_methods;
+extern const struct srv_method srv_peer_lease_methods[]; /* on the peer server only */
+extern const size_t srv_peer_lease_n_methods;
+
+/* Lease calls on a follower (srv_peer_lease.c). Node thread: hand a keep-alive (or a
+ * stream's end) or a TimeToLive to the leader; 0 = taken, else serve it locally. */
+int srv_peer_lease_forward(struct srv_node *n, struct srv_req *r);
+/* Node thread, leader: a forwarded keep-alive (SRV_REQ_PEER_LEASE). */
+void srv_peer_lease_renew(struct srv_node *n, struct srv_req *r);
+/* After the node thread stopped: ends the forwarder, failing what is queued. */
+void srv_peer_lease_stop(struct srv_node *n);
 
 /* Node-thread hooks implemented by the service files. */
 void srv_lease_on_applied(struct srv_node *n, const struct store_op *op,
@@ -230,6 +244,7 @@ int srv_watch_wants_prev_kv(const struct srv_watch_hub *h);
 void srv_watch_on_events(struct srv_watch_hub *h, const struct store_result *res, size_t n_res,
                          int64_t revision);
 void srv_watch_handle(struct srv_watch_hub *h, struct srv_req *req);
-void srv_watch_tick(struct srv_watch_hub *h); /* catch up unsynced watchers, progress */
+void srv_watch_tick(struct srv_watch_hub *h);   /* catch up unsynced watchers, progress */
+void srv_watch_resync(struct srv_watch_hub *h); /* after a snapshot install: catch up all */
 
 #endif /* CAIRN_SRV_NODE_INT_H */

@@ -536,6 +536,15 @@ void srv_watch_tick(struct srv_watch_hub *h)
     }
 }
 
+/* The store was replaced by a snapshot: every watcher catches up from the new history. */
+void srv_watch_resync(struct srv_watch_hub *h)
+{
+    for (struct wstream *s = h->streams; s; s = s->next)
+        for (struct watcher *w = s->watchers; w; w = w->next)
+            if (!w->unsynced)
+                mark_unsynced(h, w, w->pos.main);
+}
+
 int srv_watch_wants_prev_kv(const struct srv_watch_hub *h)
 {
     return h->prev_kv_watchers > 0;

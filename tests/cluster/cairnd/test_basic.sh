@@ -23,6 +23,20 @@ got=$(cl_ctl_ep 2 txn <<<$'value("k1") = "v1"\n\nput k1 v1b\n\nput k1 none\n' 2>
 cl_eq "txn through a follower" "SUCCESS" "$got"
 cl_eq "the txn's write seen on member 3" "v1b" "$(cl_ctl_ep 3 get k1 --print-value-only)"
 
+# ---- leases through a follower: keep-alives and TimeToLive are answered by the leader
+lead=$(cl_leader) || cl_fail "no agreed leader"
+fol=$((lead % 3 + 1))
+lid=$(cl_ctl_ep "$fol" lease grant 30 | awk '{print $2}')
+cl_check "lease grant through a follower" test -n "$lid"
+cl_check "put with the lease" cl_ctl_ep "$fol" put leased yes --lease="$lid"
+out=$(cl_ctl_ep "$fol" lease keep-alive --once "$lid" 2>&1)
+cl_eq "keep-alive through a follower" "lease $lid keepalived with TTL(30)" "$out"
+out=$(cl_ctl_ep "$fol" lease timetolive "$lid" --keys 2>&1)
+cl_check "timetolive through a follower: $out" \
+  grep -qE "^lease $lid granted with TTL\(30s\), remaining\([0-9]+s\), attached keys\(\[leased\]\)$" <<<"$out"
+cl_check "lease revoke through another member" cl_ctl_ep "$((fol % 3 + 1))" lease revoke "$lid"
+cl_eq "the leased key went with it" "" "$(cl_ctl_ep "$fol" get leased --print-value-only)"
+
 # ---- member list (members publish their name and client URLs through the log once up)
 member_summary() {
   cl_ctl member list -w json | "$CL_PYTHON" -c '
@@ -51,10 +65,11 @@ for i in 1 2 3; do cl_ctl_ep "$i" put "before-join-$i" x >/dev/null; done
 cl_start_joiner 4
 cl_check "the learner joins and serves reads" \
   cl_wait_for "learner serving" 300 cl_member_serving 4
-cl_eq "the learner has the data" x "$(cl_ctl_ep 4 get before-join-3 --print-value-only --consistency=s)"
+has_data() { [ "$(cl_ctl_ep 4 get before-join-3 --print-value-only --consistency=s)" = x ]; }
+cl_check "the learner catches up (its own copy has the data)" cl_wait_for "learner data" 100 has_data
 promote_ok() { cl_ctl member promote "$id4" >"$CL_TMP/promote.out" 2>&1; }
 cl_check "member promote once caught up" cl_wait_for "promote" 100 promote_ok
-cl_check "promote printed etcd's message" grep -q "^Member $id4 promoted in cluster" "$CL_TMP/promote.out"
+cl_check "promote printed etcd's message" grep -qE "^Member +$id4 promoted in cluster" "$CL_TMP/promote.out"
 learners=$(cl_ctl member list | awk -F', ' '$6 == "true"' | wc -l)
 cl_eq "no learner left" 0 "$learners"
 cl_check "a linearizable get through the promoted member" \
@@ -62,7 +77,7 @@ cl_check "a linearizable get through the promoted member" \
 
 # ---- remove: the removed member stops itself, the others keep serving
 remove_out=$(cl_ctl member remove "$id4" 2>&1)
-cl_check "member remove: $remove_out" grep -q "^Member $id4 removed from cluster" <<<"$remove_out"
+cl_check "member remove: $remove_out" grep -qE "^Member +$id4 removed from cluster" <<<"$remove_out"
 cl_check "the removed member shuts itself down" \
   cl_wait_for "removed member exit" 150 cl_exited "${CL_PID[4]}"
 cl_check "the removed member logged why" grep -q "permanently removed" "$CL_TMP/m4.log"

@@ -1269,7 +1269,13 @@ int srv_node_start(const struct srv_config *cfg, struct srv_node **out, char *er
     pthread_cond_init(&n->handoff_cv, &ca);
     pthread_condattr_destroy(&ca);
     cairn_u64map_init(&n->waiters);
-    atomic_init(&n->next_id, 1);
+    /* Request ids start from the wall clock (ms << 22, as etcd's id generator does): a
+     * proposal of an earlier run of this member that is applied after a restart must not
+     * match a waiter of this run. */
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    uint64_t wall_ms = (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000;
+    atomic_init(&n->next_id, (wall_ms << 22) | 1);
     int rc = srv_lessor_create(SRV_MAX_LEASES, &n->lessor);
     if (rc == 0)
         rc = open_store_and_raft(n, err, err_len);

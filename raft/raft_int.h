@@ -35,13 +35,17 @@ struct raft_slice {
     struct raft_entry *merged;
 };
 
+/* Entry data of one appended batch: a header then every entry's bytes (raft_log.c). */
+struct raft_blk;
+
 struct raft_log {
     struct raft_storage st;
     struct raft_allocator alloc;
     /* unstable: a snapshot and/or entries not yet handed to the caller as persisted */
     struct raft_snapshot_meta snap;
     uint8_t has_snap;
-    struct raft_entry *ents; /* ents[i].index == offset + i; data owned (one block each) */
+    struct raft_entry *ents; /* ents[i].index == offset + i */
+    struct raft_blk **blk;   /* blk[i]: the refcounted block holding ents[i].data, or NULL */
     size_t n;
     size_t cap;
     uint64_t offset;

@@ -1,7 +1,9 @@
 /*
  * The raft log: the persisted part read through struct raft_storage plus the unstable
  * tail (a snapshot and/or entries) that the caller has not yet been told to persist.
- * Every unstable entry owns one data block from the log's allocator.
+ * The data of the entries appended together (a proposal batch, one append message) sits in
+ * one block from the log's allocator, freed when its last entry leaves the tail: one
+ * allocation per batch instead of one per entry.
  */
 #include "raft_int.h"
 
@@ -91,10 +93,25 @@ int raft_log_init(struct raft_log *l, const struct raft_storage *st, const struc
     return 0;
 }
 
+struct raft_blk {
+    uint64_t refs; /* entries still pointing into this block; 8 bytes keep data aligned */
+};
+
+static void unref(struct raft_log *l, size_t i)
+{
+    struct raft_blk *b = l->blk[i];
+    if (!b)
+        return;
+    CAIRN_ASSERT(b->refs > 0);
+    if (--b->refs == 0)
+        raft_mem_free(&l->alloc, b);
+    l->blk[i] = NULL;
+}
+
 static void free_unstable_from(struct raft_log *l, size_t from)
 {
     for (size_t i = from; i < l->n; i++)
-        raft_mem_free(&l->alloc, (void *)l->ents[i].data);
+        unref(l, i);
     l->n = from;
 }
 
@@ -102,7 +119,9 @@ void raft_log_destroy(struct raft_log *l)
 {
     free_unstable_from(l, 0);
     raft_mem_free(&l->alloc, l->ents);
+    raft_mem_free(&l->alloc, l->blk);
     l->ents = NULL;
+    l->blk = NULL;
     l->cap = 0;
 }
 
@@ -217,33 +236,51 @@ static int reserve(struct raft_log *l, size_t extra)
     while (cap < l->n + extra)
         cap *= 2;
     struct raft_entry *v = raft_mem_alloc(&l->alloc, cap * sizeof(*v));
-    if (!v)
+    struct raft_blk **b = raft_mem_alloc(&l->alloc, cap * sizeof(*b));
+    if (!v || !b) {
+        raft_mem_free(&l->alloc, v);
+        raft_mem_free(&l->alloc, b);
         return CAIRN_ENOMEM;
-    if (l->n)
+    }
+    if (l->n) {
         memcpy(v, l->ents, l->n * sizeof(*v));
+        memcpy(b, l->blk, l->n * sizeof(*b));
+    }
     raft_mem_free(&l->alloc, l->ents);
+    raft_mem_free(&l->alloc, l->blk);
     l->ents = v;
+    l->blk = b;
     l->cap = cap;
     return 0;
 }
 
-/* Copies the data of e[0..n) into out[] (headers and fresh blocks); all or nothing. */
+/* Copies e[0..n) into ents/blks (headers plus one data block for all); all or nothing. */
 static int copy_entries(struct raft_log *l, const struct raft_entry *e, size_t n,
-                        struct raft_entry *out)
+                        struct raft_entry *ents, struct raft_blk **blks)
 {
+    uint64_t bytes = raft_entries_bytes(e, n), refs = 0;
+    struct raft_blk *b = NULL;
+    if (bytes > 0) {
+        b = raft_mem_alloc(&l->alloc, sizeof(*b) + (size_t)bytes);
+        if (!b)
+            return CAIRN_ENOMEM;
+    }
+    uint8_t *d = b ? (uint8_t *)(b + 1) : NULL;
     for (size_t i = 0; i < n; i++) {
-        out[i] = e[i];
-        out[i].data = NULL;
+        ents[i] = e[i];
+        ents[i].data = NULL;
+        blks[i] = NULL;
         if (e[i].len == 0)
             continue;
-        uint8_t *d = raft_mem_alloc(&l->alloc, e[i].len);
-        if (!d) {
-            for (size_t j = 0; j < i; j++)
-                raft_mem_free(&l->alloc, (void *)out[j].data);
-            return CAIRN_ENOMEM;
-        }
         memcpy(d, e[i].data, e[i].len);
-        out[i].data = d;
+        ents[i].data = d;
+        blks[i] = b;
+        d += e[i].len;
+        refs++;
+    }
+    if (b) {
+        b->refs = refs;
+        CAIRN_ASSERT((uint64_t)(d - (uint8_t *)(b + 1)) == bytes);
     }
     return 0;
 }
@@ -261,7 +298,7 @@ int raft_log_append(struct raft_log *l, const struct raft_entry *e, size_t n)
     if (reserve(l, n) != 0)
         return CAIRN_ENOMEM;
     size_t old = l->n;
-    if (copy_entries(l, e, n, l->ents + old) != 0)
+    if (copy_entries(l, e, n, l->ents + old, l->blk + old) != 0)
         return CAIRN_ENOMEM;
     if (old == 0) /* an empty tail starts right after the persisted log */
         l->offset = (l->has_snap ? l->snap.index : storage_last(l)) + 1;
@@ -274,8 +311,9 @@ int raft_log_append(struct raft_log *l, const struct raft_entry *e, size_t n)
         CAIRN_ASSERT(at <= old);
     }
     for (size_t i = at; i < old; i++)
-        raft_mem_free(&l->alloc, (void *)l->ents[i].data);
+        unref(l, i);
     memmove(l->ents + at, l->ents + old, n * sizeof(*l->ents));
+    memmove(l->blk + at, l->blk + old, n * sizeof(*l->blk));
     l->n = at + n;
     return 0;
 }
@@ -409,8 +447,9 @@ void raft_log_stable_to(struct raft_log *l, uint64_t index, uint64_t term)
     if (l->ents[k - 1].term != term)
         return; /* replaced since it was handed out */
     for (size_t i = 0; i < k; i++)
-        raft_mem_free(&l->alloc, (void *)l->ents[i].data);
+        unref(l, i);
     memmove(l->ents, l->ents + k, (l->n - k) * sizeof(*l->ents));
+    memmove(l->blk, l->blk + k, (l->n - k) * sizeof(*l->blk));
     l->n -= k;
     l->offset = index + 1;
     CAIRN_ASSERT(l->n == 0 || l->ents[0].index == l->offset);

@@ -1,4 +1,5 @@
-/* In-memory struct raft_storage: a contiguous entry array after a compaction point. */
+/* In-memory struct raft_storage: a contiguous entry array after a compaction point. The
+ * data of each appended batch sits in one refcounted block (as in raft_log.c). */
 #include "raft_mem_storage.h"
 
 #include "raft_int.h"
@@ -13,9 +14,21 @@ struct raft_mem_storage {
     uint64_t base_index;            /* compaction point: ents[i].index == base_index + 1 + i */
     uint64_t base_term;
     struct raft_entry *ents;
+    uint64_t **blk; /* blk[i]: the block holding ents[i].data (refcount first), or NULL */
     size_t n;
     size_t cap;
 };
+
+static void unref(struct raft_mem_storage *ms, size_t i)
+{
+    uint64_t *b = ms->blk[i];
+    if (!b)
+        return;
+    CAIRN_ASSERT(*b > 0);
+    if (--*b == 0)
+        raft_mem_free(&ms->alloc, b);
+    ms->blk[i] = NULL;
+}
 
 int raft_mem_storage_create(const struct raft_allocator *alloc, struct raft_mem_storage **out)
 {
@@ -33,7 +46,7 @@ int raft_mem_storage_create(const struct raft_allocator *alloc, struct raft_mem_
 static void truncate_from(struct raft_mem_storage *ms, size_t k)
 {
     for (size_t i = k; i < ms->n; i++)
-        raft_mem_free(&ms->alloc, (void *)ms->ents[i].data);
+        unref(ms, i);
     if (k < ms->n)
         ms->n = k;
 }
@@ -44,6 +57,7 @@ void raft_mem_storage_free(struct raft_mem_storage *ms)
         return;
     truncate_from(ms, 0);
     raft_mem_free(&ms->alloc, ms->ents);
+    raft_mem_free(&ms->alloc, ms->blk);
     raft_mem_free(&ms->alloc, ms);
 }
 
@@ -145,6 +159,32 @@ void raft_mem_storage_iface(struct raft_mem_storage *ms, struct raft_storage *ou
     out->snapshot = ms_snapshot;
 }
 
+static int reserve(struct raft_mem_storage *ms, size_t need)
+{
+    if (need <= ms->cap)
+        return 0;
+    size_t cap = ms->cap ? ms->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    struct raft_entry *v = raft_mem_alloc(&ms->alloc, cap * sizeof(*v));
+    uint64_t **b = raft_mem_alloc(&ms->alloc, cap * sizeof(*b));
+    if (!v || !b) {
+        raft_mem_free(&ms->alloc, v);
+        raft_mem_free(&ms->alloc, b);
+        return CAIRN_ENOMEM;
+    }
+    if (ms->n) {
+        memcpy(v, ms->ents, ms->n * sizeof(*v));
+        memcpy(b, ms->blk, ms->n * sizeof(*b));
+    }
+    raft_mem_free(&ms->alloc, ms->ents);
+    raft_mem_free(&ms->alloc, ms->blk);
+    ms->ents = v;
+    ms->blk = b;
+    ms->cap = cap;
+    return 0;
+}
+
 int raft_mem_storage_append(struct raft_mem_storage *ms, const struct raft_entry *e, size_t n)
 {
     /* Skip what a snapshot already covers. */
@@ -157,34 +197,30 @@ int raft_mem_storage_append(struct raft_mem_storage *ms, const struct raft_entry
     if (e[0].index > last_index(ms) + 1)
         return CAIRN_EINVAL;
     size_t at = (size_t)(e[0].index - ms->base_index - 1);
-    if (at + n > ms->cap) {
-        size_t cap = ms->cap ? ms->cap : 64;
-        while (cap < at + n)
-            cap *= 2;
-        struct raft_entry *v = raft_mem_alloc(&ms->alloc, cap * sizeof(*v));
-        if (!v)
-            return CAIRN_ENOMEM;
-        if (ms->n)
-            memcpy(v, ms->ents, ms->n * sizeof(*v));
-        raft_mem_free(&ms->alloc, ms->ents);
-        ms->ents = v;
-        ms->cap = cap;
-    }
+    if (reserve(ms, at + n) != 0)
+        return CAIRN_ENOMEM;
+    uint64_t bytes = raft_entries_bytes(e, n), refs = 0;
+    uint64_t *b = NULL;
+    if (bytes > 0 && !(b = raft_mem_alloc(&ms->alloc, sizeof(*b) + (size_t)bytes)))
+        return CAIRN_ENOMEM;
     truncate_from(ms, at);
+    uint8_t *d = b ? (uint8_t *)(b + 1) : NULL;
     for (size_t i = 0; i < n; i++) {
         struct raft_entry c = e[i];
         CAIRN_ASSERT(c.index == e[0].index + i);
+        c.data = NULL;
+        ms->blk[ms->n] = NULL;
         if (c.len) {
-            uint8_t *d = raft_mem_alloc(&ms->alloc, c.len);
-            if (!d)
-                return CAIRN_ENOMEM; /* the prefix stays: a valid, shorter log */
             memcpy(d, e[i].data, c.len);
             c.data = d;
-        } else {
-            c.data = NULL;
+            d += c.len;
+            ms->blk[ms->n] = b;
+            refs++;
         }
         ms->ents[ms->n++] = c;
     }
+    if (b)
+        *b = refs;
     return 0;
 }
 
@@ -240,8 +276,9 @@ int raft_mem_storage_compact(struct raft_mem_storage *ms, uint64_t index)
     size_t k = (size_t)(index - ms->base_index);
     uint64_t term = ms->ents[k - 1].term;
     for (size_t i = 0; i < k; i++)
-        raft_mem_free(&ms->alloc, (void *)ms->ents[i].data);
+        unref(ms, i);
     memmove(ms->ents, ms->ents + k, (ms->n - k) * sizeof(*ms->ents));
+    memmove(ms->blk, ms->blk + k, (ms->n - k) * sizeof(*ms->blk));
     ms->n -= k;
     ms->base_index = index;
     ms->base_term = term;

@@ -1,7 +1,14 @@
 /*
  * srv_node_int.h — the node's internals, shared by the files of server/ that implement it:
  * srv_node.c (node thread, raft Ready loop, request queue), srv_kv.c, srv_lease.c,
- * srv_maint.c (Maintenance, Cluster, Health) and srv_watch.c (watch hub and Watch).
+ * srv_maint.c (Maintenance, Health), srv_watch.c (watch hub and Watch), srv_cluster*.c
+ * (membership, Cluster) and srv_peer*.c (peer transport; docs/cluster.md).
+ *
+ * A cluster: raft messages from peers arrive as SRV_REQ_PEER requests (SRV_REQ_PEER_SNAP with
+ * a snapshot's data); each Ready's messages go out through the transport, those that need
+ * not wait (a leader's appends) before the batch commit, the rest (votes, acks) after it.
+ * A follower's proposals and ReadIndex requests are forwarded by raft; the entry carries the
+ * proposer's member id and request id, so the proposer answers its own client.
  *
  * Threads: gRPC handlers run on the polling thread; they validate, answer serializable
  * reads from a short LMDB read transaction, and hand everything else to the node thread

@@ -588,10 +588,13 @@ static void *snapshot_thread(void *arg)
     pthread_mutex_unlock(&p->mu);
     char err[256] = "";
     fprintf(stderr, "cairnd: sending a snapshot to peer %" PRIx64 " (%s)\n", p->id, target);
+    uint64_t t0 = now_ms(), bytes = 0;
     int rc = srv_peer_snapshot_send(t->cfg.store, target, t->cfg.cluster_id, &j->m, &t->stopping,
-                                    err, sizeof(err));
+                                    &bytes, err, sizeof(err));
     if (rc == 0)
-        fprintf(stderr, "cairnd: snapshot sent to peer %" PRIx64 "\n", p->id);
+        fprintf(stderr,
+                "cairnd: snapshot sent to peer %" PRIx64 " (%" PRIu64 " bytes in %" PRIu64 " ms)\n",
+                p->id, bytes, now_ms() - t0);
     else if (!atomic_load(&t->stopping))
         fprintf(stderr, "cairnd: snapshot to peer %" PRIx64 " failed: %s\n", p->id,
                 err[0] ? err : cairn_strerror(rc));

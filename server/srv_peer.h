@@ -133,7 +133,7 @@ int srv_peer_target(const char *urls, char *out, size_t cap);
  * to target as the SNAP message m with the copy's metadata. 0 or a negative code; *stop is
  * polled between chunks. */
 int srv_peer_snapshot_send(struct store *store, const char *target, uint64_t cluster_id,
-                           const struct raft_msg *m, const atomic_int *stop, char *err,
-                           size_t err_len);
+                           const struct raft_msg *m, const atomic_int *stop, uint64_t *sent_bytes,
+                           char *err, size_t err_len);
 
 #endif /* CAIRN_SRV_PEER_H */

@@ -131,8 +131,8 @@ static int finish(struct snap_call *sc, char *err, size_t err_len)
 }
 
 int srv_peer_snapshot_send(struct store *store, const char *target, uint64_t cluster_id,
-                           const struct raft_msg *m, const atomic_int *stop, char *err,
-                           size_t err_len)
+                           const struct raft_msg *m, const atomic_int *stop, uint64_t *sent_bytes,
+                           char *err, size_t err_len)
 {
     CAIRN_ASSERT(store && target && m && m->type == RAFT_MSG_SNAP);
     struct store_snapshot *ss = NULL;
@@ -144,6 +144,7 @@ int srv_peer_snapshot_send(struct store *store, const char *target, uint64_t clu
         return rc;
     }
     /* the copy's own position: at or past what raft asked for (applied only grows) */
+    *sent_bytes = size;
     struct raft_msg sm = *m;
     sm.snapshot = &meta;
     sm.entries = NULL;

@@ -145,6 +145,7 @@ void sim_destroy(struct sim *s);
 void sim_step_ms(struct sim *s);
 void sim_heal_all(struct sim *s);
 void sim_dump(struct sim *s);
+int sim_removed_running(struct sim *s, const struct raft_conf_state *cs);
 struct sim_node *sim_leader(struct sim *s);
 int sim_propose_write(struct sim *s, struct sim_node *n, uint64_t *write_id);
 __attribute__((format(printf, 2, 3))) void sim_log(struct sim *s, const char *fmt, ...);

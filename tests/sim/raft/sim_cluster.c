@@ -715,6 +715,14 @@ static int conf_has(const struct raft_conf_state *cs, uint64_t id)
     return 0;
 }
 
+int sim_removed_running(struct sim *s, const struct raft_conf_state *cs)
+{
+    for (uint64_t id = 1; id < s->next_id; id++)
+        if (s->nodes[id].up && s->nodes[id].removal_proposed && !conf_has(cs, id))
+            return 1;
+    return 0;
+}
+
 /* 1 when every voter of the newest applied configuration is up and has applied one
  * without id: then nobody can still need id's vote. */
 static int nobody_needs(struct sim *s, const struct raft_conf_state *cs, uint64_t id)

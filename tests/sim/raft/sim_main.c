@@ -93,8 +93,10 @@ static void wait_quiescent(struct sim *s)
             struct raft_conf_change leave = {0};
             raft_propose_conf_change(l->r, &leave, NULL); /* EBUSY until it may */
         }
+        /* ... and every node it removed is stopped: one that does not know of its removal
+         * may still depose leaders when check-quorum is off (Raft thesis 4.2.3). */
         int ok = st.lead_transferee == 0 && st.commit == st.last_index && st.applied == st.commit &&
-                 st.conf.n_voters_outgoing == 0;
+                 st.conf.n_voters_outgoing == 0 && !sim_removed_running(s, &st.conf);
         if (!ok || st.id != id || st.term != term) {
             id = ok ? st.id : 0;
             term = st.term;

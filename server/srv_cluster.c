@@ -484,8 +484,10 @@ static int join_existing(struct srv_node *n, char *err, size_t err_len)
         for (size_t i = 0; i < n_listed; i++) {
             if (strcmp(listed[i].peer_urls, mine) == 0)
                 continue;
+            /* a member that has not applied our addition yet answers without us: ask
+             * the others, then again, until the deadline */
             rc = fetch_members(n, listed[i].peer_urls, mine, err, err_len);
-            if (rc == 0 || rc == CAIRN_ENOTFOUND)
+            if (rc == 0)
                 return rc;
         }
         struct timespec ts = {0, 200 * 1000000L};

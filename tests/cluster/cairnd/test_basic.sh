@@ -121,5 +121,14 @@ kill -9 "$intruder" 2>/dev/null
 wait "$intruder" 2>/dev/null
 cl_check "the cluster is undisturbed" cl_ctl put after-intruder ok
 
+# ---- a leader stopped gracefully hands leadership over first
+cl_wait_for "an agreed leader" 100 cl_has_leader
+lead=$(cl_leader) || cl_fail "no agreed leader before the stop"
+cl_check "the leader (m$lead) stops cleanly on SIGTERM" cl_stop "$lead"
+to=$(sed -n 's/.*stopping: handing leadership to \([0-9a-f]*\)$/\1/p' "$CL_TMP/m$lead.log" | tail -n 1)
+cl_check "it handed leadership over before stopping" test -n "$to"
+successor() { [ "$(cl_id "$(cl_leader)")" = "$to" ]; }
+cl_check "the member it chose leads the other two" cl_wait_for "successor" 50 successor
+cl_check "writes go on" cl_ctl put after-handoff ok
 for i in 1 2 3; do cl_check "member $i stops cleanly on SIGTERM" cl_stop "$i"; done
 cl_finish

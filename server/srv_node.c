@@ -667,6 +667,28 @@ static void stage_entry(struct srv_node *n, struct store_batch *b, const struct 
         srv_cluster_apply_request(n, b, e->index, (*ir)->cluster.data, (*ir)->cluster.len, fx);
 }
 
+/* The leader this member proposed through is gone (or this leader was deposed): proposals
+ * still waiting were most likely lost with it, so their clients hear etcd's "leader changed"
+ * now rather than a timeout later, and retry. An entry that did survive is still applied;
+ * its client got an error, as after a timeout: the outcome of an unanswered write is
+ * unknown either way, and an acknowledged write is never in doubt. */
+static void fail_on_leader_change(struct srv_node *n)
+{
+    struct srv_req *r = n->wait_head;
+    for (int i = 0; r && i < (1 << 30); i++) {
+        struct srv_req *next = r->next;
+        if (r->kind == SRV_REQ_PROPOSE) {
+            struct srv_req *taken = waiter_take(n, r->id);
+            CAIRN_ASSERT(taken == r);
+            void (*fin)(struct srv_req *) = r->on_free;
+            srv_call_fail(r->call, SRV_UNAVAILABLE, "etcdserver: leader changed");
+            if (fin)
+                fin(r);
+        }
+        r = next;
+    }
+}
+
 /* After the commit: the proposer answers membership requests; the transport follows. */
 static void after_membership(struct srv_node *n, const struct srv_cluster_effect *fx, size_t k)
 {
@@ -751,6 +773,11 @@ static void handle_ready(struct srv_node *n)
         }
     }
     publish(n);
+    if (rd.soft_changed && rd.lead != n->last_lead) {
+        if (n->last_lead != 0)
+            fail_on_leader_change(n);
+        n->last_lead = rd.lead;
+    }
 
     int64_t revision = 0;
     for (size_t i = 0; i < rd.n_committed; i++) {

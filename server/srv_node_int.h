@@ -173,6 +173,7 @@ struct srv_node {
         uint64_t id, ms;
     } heard[RAFT_MAX_NODES * 2]; /* node thread: when each peer's last message arrived */
     int removed_signalled;
+    uint64_t last_lead; /* node thread: the leader as of the last Ready */
 };
 
 /* Milliseconds on the monotonic clock. */

@@ -190,7 +190,9 @@ static int finish(struct srv_config *c, char *err, size_t err_len)
             errf(err, err_len, "invalid value for --name: too long");
             return CAIRN_EINVAL;
         }
-        snprintf(c->data_dir, sizeof(c->data_dir), "%s.cairn", c->name);
+        size_t n = strlen(c->name); /* fits: checked above */
+        memcpy(c->data_dir, c->name, n);
+        memcpy(c->data_dir + n, ".cairn", 7);
     }
     return 0;
 }

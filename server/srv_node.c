@@ -81,6 +81,37 @@ int srv_node_submit(struct srv_node *n, struct srv_req *req)
     return rc;
 }
 
+/* The requests the log carries for the store: the oneof case, the store's op kind and where
+ * the request pointer sits in an InternalRequest. One table serves packing and applying. */
+#define LOG_REQUEST(c, k, field)                                                                   \
+    {                                                                                              \
+        CAIRNPB__INTERNAL_REQUEST__REQUEST_##c, STORE_OP_##k,                                      \
+            offsetof(Cairnpb__InternalRequest, field)                                              \
+    }
+static const struct {
+    Cairnpb__InternalRequest__RequestCase kcase;
+    enum store_op_kind kind;
+    size_t offset;
+} log_requests[] = {
+    LOG_REQUEST(PUT, PUT, put),
+    LOG_REQUEST(DELETE_RANGE, DELETE_RANGE, delete_range),
+    LOG_REQUEST(TXN, TXN, txn),
+    LOG_REQUEST(COMPACTION, COMPACT, compaction),
+    LOG_REQUEST(LEASE_GRANT, LEASE_GRANT, lease_grant),
+    LOG_REQUEST(LEASE_REVOKE, LEASE_REVOKE, lease_revoke),
+    LOG_REQUEST(ALARM, ALARM, alarm),
+    LOG_REQUEST(LEASE_CHECKPOINT, LEASE_CHECKPOINT, lease_checkpoint),
+};
+#undef LOG_REQUEST
+
+static int log_request_find(Cairnpb__InternalRequest__RequestCase kcase)
+{
+    for (size_t i = 0; i < CAIRN_ARRAY_LEN(log_requests); i++)
+        if (log_requests[i].kcase == kcase)
+            return (int)i;
+    return -1;
+}
+
 /* Pack an InternalRequest with body as its request case into memory from a (or malloc). */
 static uint8_t *pack_internal(struct srv_node *n, ProtobufCAllocator *a, uint64_t id,
                               Cairnpb__InternalRequest__RequestCase kcase, ProtobufCMessage *body,
@@ -92,31 +123,9 @@ static uint8_t *pack_internal(struct srv_node *n, ProtobufCAllocator *a, uint64_
     hdr.member_id = n->member_id;
     ir.header = &hdr;
     ir.request_case = kcase;
-    switch (kcase) {
-    case CAIRNPB__INTERNAL_REQUEST__REQUEST_PUT:
-        ir.put = (Etcdserverpb__PutRequest *)body;
-        break;
-    case CAIRNPB__INTERNAL_REQUEST__REQUEST_DELETE_RANGE:
-        ir.delete_range = (Etcdserverpb__DeleteRangeRequest *)body;
-        break;
-    case CAIRNPB__INTERNAL_REQUEST__REQUEST_TXN:
-        ir.txn = (Etcdserverpb__TxnRequest *)body;
-        break;
-    case CAIRNPB__INTERNAL_REQUEST__REQUEST_COMPACTION:
-        ir.compaction = (Etcdserverpb__CompactionRequest *)body;
-        break;
-    case CAIRNPB__INTERNAL_REQUEST__REQUEST_LEASE_GRANT:
-        ir.lease_grant = (Etcdserverpb__LeaseGrantRequest *)body;
-        break;
-    case CAIRNPB__INTERNAL_REQUEST__REQUEST_LEASE_REVOKE:
-        ir.lease_revoke = (Etcdserverpb__LeaseRevokeRequest *)body;
-        break;
-    case CAIRNPB__INTERNAL_REQUEST__REQUEST_ALARM:
-        ir.alarm = (Etcdserverpb__AlarmRequest *)body;
-        break;
-    default:
-        CAIRN_ASSERT(!"pack_internal: unexpected request kind");
-    }
+    int k = log_request_find(kcase);
+    CAIRN_ASSERT(k >= 0);
+    memcpy((char *)&ir + log_requests[k].offset, &body, sizeof(body));
     size_t need = cairnpb__internal_request__get_packed_size(&ir);
     uint8_t *data = a ? a->alloc(a->allocator_data, need ? need : 1) : malloc(need ? need : 1);
     if (!data)
@@ -533,34 +542,12 @@ static const Cairnpb__InternalRequest *decode_entry(struct srv_node *n, const st
                 (unsigned long long)e->index);
         return NULL;
     }
-    switch (ir->request_case) {
-    case CAIRNPB__INTERNAL_REQUEST__REQUEST_PUT:
-        op->kind = STORE_OP_PUT, op->put = ir->put;
-        break;
-    case CAIRNPB__INTERNAL_REQUEST__REQUEST_DELETE_RANGE:
-        op->kind = STORE_OP_DELETE_RANGE, op->delete_range = ir->delete_range;
-        break;
-    case CAIRNPB__INTERNAL_REQUEST__REQUEST_TXN:
-        op->kind = STORE_OP_TXN, op->txn = ir->txn;
-        break;
-    case CAIRNPB__INTERNAL_REQUEST__REQUEST_COMPACTION:
-        op->kind = STORE_OP_COMPACT, op->compact = ir->compaction;
-        break;
-    case CAIRNPB__INTERNAL_REQUEST__REQUEST_LEASE_GRANT:
-        op->kind = STORE_OP_LEASE_GRANT, op->lease_grant = ir->lease_grant;
-        break;
-    case CAIRNPB__INTERNAL_REQUEST__REQUEST_LEASE_REVOKE:
-        op->kind = STORE_OP_LEASE_REVOKE, op->lease_revoke = ir->lease_revoke;
-        break;
-    case CAIRNPB__INTERNAL_REQUEST__REQUEST_ALARM:
-        op->kind = STORE_OP_ALARM, op->alarm = ir->alarm;
-        break;
-    case CAIRNPB__INTERNAL_REQUEST__REQUEST_LEASE_CHECKPOINT:
-        op->kind = STORE_OP_LEASE_CHECKPOINT, op->lease_checkpoint = ir->lease_checkpoint;
-        break;
-    case CAIRNPB__INTERNAL_REQUEST__REQUEST_CLUSTER: /* srv_cluster applies it */
-    default:
-        break;
+    int k = log_request_find(ir->request_case); /* -1: cluster entries, srv_cluster's */
+    if (k >= 0) {
+        const void *req;
+        memcpy(&req, (const char *)ir + log_requests[k].offset, sizeof(req));
+        op->kind = log_requests[k].kind;
+        memcpy(&op->put, &req, sizeof(req)); /* the union's members are all request pointers */
     }
     return ir;
 }

@@ -11,31 +11,57 @@ here=$(cd "$(dirname "$0")" && pwd)
 cl_init "${1:-}"
 etcd_bin=${2:-/usr/bin/etcd}
 
-run_with() {
-  local label=$1 bin=$2 base=0 eps i
-  # the script's ports are BASE + 10*i (+1): find a base whose six ports are free
+# Picks a base port whose six ports are free (the script's ports are BASE + 10*i (+1)).
+pick_base() {
+  local b busy p
   for _ in 1 2 3 4 5 6 7 8 9 10; do
-    base=$((20000 + RANDOM % 30000))
-    local busy=0 p
+    b=$((20000 + RANDOM % 30000))
+    busy=0
     for p in 0 1 10 11 20 21; do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$((base + p))") 2>/dev/null; then busy=1; fi
+      if (exec 3<>"/dev/tcp/127.0.0.1/$((b + p))") 2>/dev/null; then busy=1; fi
     done
     [ $busy -eq 0 ] && break
   done
+  echo "$b"
+}
+
+run_with() {
+  local label=$1 bin=$2 base=0 eps i attempt up=0
   local data=$CL_TMP/$label
-  cl_log "== $label: ETCD=$bin BASE_PORT=$base"
-  ETCD=$bin BASE_PORT=$base DATA=$data bash "$here/etcd3_cluster.sh" start >"$CL_TMP/$label.out" ||
-    cl_fail "$label: the script did not start"
-  for i in 0 1 2; do cl_track_pid "$(cat "$data/infra$i.pid")"; done
-  eps="127.0.0.1:$base,127.0.0.1:$((base + 10)),127.0.0.1:$((base + 20))"
+  # Another test may take one of the ports between the check and the bind (a member then
+  # exits at once): start again on other ports, at most three times.
+  for attempt in 1 2 3; do
+    base=$(pick_base)
+    cl_log "== $label: ETCD=$bin BASE_PORT=$base (attempt $attempt)"
+    rm -rf "$data"
+    ETCD=$bin BASE_PORT=$base DATA=$data bash "$here/etcd3_cluster.sh" start >"$CL_TMP/$label.out" ||
+      cl_fail "$label: the script did not start"
+    for i in 0 1 2; do cl_track_pid "$(cat "$data/infra$i.pid")"; done
+    eps="127.0.0.1:$base,127.0.0.1:$((base + 10)),127.0.0.1:$((base + 20))"
+    # health within 40 s of wall time, or give up at once when a member has died
+    local t_end=$((SECONDS + 40)) dead=0
+    while [ $SECONDS -lt $t_end ]; do
+      for i in 0 1 2; do cl_exited "$(cat "$data/infra$i.pid")" && dead=1; done
+      [ $dead -eq 1 ] && break
+      if "$CL_ETCDCTL" --endpoints="$eps" --dial-timeout=1s --command-timeout=2s \
+        endpoint health >/dev/null 2>&1; then
+        up=1
+        break
+      fi
+      sleep 0.1
+    done
+    [ $up -eq 1 ] && break
+    cl_log "$label: not healthy (a member died: $dead); stopping it and trying other ports"
+    ETCD=$bin BASE_PORT=$base DATA=$data bash "$here/etcd3_cluster.sh" stop >/dev/null 2>&1
+    for i in 0 1 2; do kill -9 "$(cat "$data/infra$i.pid")" 2>/dev/null; done
+  done
+  cl_check "$label: the cluster comes up healthy" [ $up -eq 1 ]
   ctl() { "$CL_ETCDCTL" --endpoints="$eps" --dial-timeout=2s --command-timeout=5s "$@"; }
   ctl1() {
     local e=$1
     shift
     "$CL_ETCDCTL" --endpoints="$e" --dial-timeout=2s --command-timeout=5s "$@"
   }
-  healthy() { ctl endpoint health >/dev/null 2>&1; }
-  cl_check "$label: the cluster comes up healthy" cl_wait_for "health" 300 healthy
   cl_eq "$label: three members" 3 "$(ctl member list 2>/dev/null | wc -l)"
   started() { [ "$(ctl member list 2>/dev/null | grep -c ', started, infra')" = 3 ]; }
   cl_check "$label: every member started, with its name" cl_wait_for "started" 50 started

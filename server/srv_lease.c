@@ -182,30 +182,38 @@ static void on_keepalive_close(struct srv_call *call, int cancelled)
 
 /* ---- node thread ---- */
 
-static void renew(struct srv_node *n, struct srv_req *r)
+int64_t srv_lease_renew_ttl(struct srv_node *n, int64_t id, Etcdserverpb__ResponseHeader *h)
 {
-    Etcdserverpb__LeaseKeepAliveResponse resp = ETCDSERVERPB__LEASE_KEEP_ALIVE_RESPONSE__INIT;
-    Etcdserverpb__ResponseHeader h = ETCDSERVERPB__RESPONSE_HEADER__INIT;
-    resp.header = &h;
-    resp.id = r->lease_id;
+    CAIRN_ASSERT(n->leader && h != NULL);
     struct store_read *rd;
     struct store_state st = {0};
     struct store_lease lease = {0};
     int found = 0;
     if (store_read_begin(n->store, &rd) == 0) {
         store_read_state(rd, &st);
-        found = store_lease_get(rd, r->lease_id, &lease, NULL, 0, NULL, NULL) == 0;
+        found = store_lease_get(rd, id, &lease, NULL, 0, NULL, NULL) == 0;
         store_read_end(rd);
     }
-    srv_node_header(n, &h, st.revision);
+    srv_node_header(n, h, st.revision);
+    uint64_t now = srv_now_ms();
+    /* unknown or already expiring leases answer TTL 0, as etcd does */
+    if (found && srv_lessor_renewable(n->lessor, id, now) &&
+        srv_lessor_set(n->lessor, id, lease.ttl_s, now) == 0)
+        return lease.ttl_s;
+    return 0;
+}
+
+static void renew(struct srv_node *n, struct srv_req *r)
+{
     if (!n->leader) {
         srv_stream_finish(r->call, SRV_FAILED_PRECONDITION, SRV_ERR_NOT_LEADER);
         return;
     }
-    /* unknown or already expiring leases answer TTL 0, as etcd does */
-    if (found && srv_lessor_renewable(n->lessor, r->lease_id, srv_now_ms()) &&
-        srv_lessor_set(n->lessor, r->lease_id, lease.ttl_s, srv_now_ms()) == 0)
-        resp.ttl = lease.ttl_s;
+    Etcdserverpb__LeaseKeepAliveResponse resp = ETCDSERVERPB__LEASE_KEEP_ALIVE_RESPONSE__INIT;
+    Etcdserverpb__ResponseHeader h = ETCDSERVERPB__RESPONSE_HEADER__INIT;
+    resp.header = &h;
+    resp.id = r->lease_id;
+    resp.ttl = srv_lease_renew_ttl(n, r->lease_id, &h);
     (void)srv_stream_send(r->call, &resp.base); /* a full queue drops one answer; the
                                                    client keeps sending keep-alives */
 }

@@ -244,6 +244,9 @@ void srv_lease_on_applied(struct srv_node *n, const struct store_op *op,
 void srv_lease_leadership(struct srv_node *n, int leader);
 void srv_lease_tick(struct srv_node *n);
 void srv_lease_handle(struct srv_node *n, struct srv_req *req);
+/* Leader only: renew lease id for a keep-alive (local or forwarded by a follower); fills h
+ * and returns the granted TTL, or 0 for an unknown or expiring lease (as etcd answers). */
+int64_t srv_lease_renew_ttl(struct srv_node *n, int64_t id, Etcdserverpb__ResponseHeader *h);
 void srv_maint_handle(struct srv_node *n, struct srv_req *req);
 
 int srv_watch_hub_create(struct srv_node *n, struct srv_watch_hub **out);

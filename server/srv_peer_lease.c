@@ -231,21 +231,7 @@ void srv_peer_lease_renew(struct srv_node *n, struct srv_req *r)
     Etcdserverpb__ResponseHeader h = ETCDSERVERPB__RESPONSE_HEADER__INIT;
     resp.header = &h;
     resp.id = r->lease_id;
-    struct store_read *rd;
-    struct store_state st = {0};
-    struct store_lease lease = {0};
-    int found = 0;
-    if (store_read_begin(n->store, &rd) == 0) {
-        store_read_state(rd, &st);
-        found = store_lease_get(rd, r->lease_id, &lease, NULL, 0, NULL, NULL) == 0;
-        store_read_end(rd);
-    }
-    srv_node_header(n, &h, st.revision);
-    uint64_t now = srv_now_ms();
-    /* unknown or already expiring leases answer TTL 0, as etcd does (srv_lease.c's renew) */
-    if (found && srv_lessor_remaining_s(n->lessor, r->lease_id, now) > 0 &&
-        srv_lessor_set(n->lessor, r->lease_id, lease.ttl_s, now) == 0)
-        resp.ttl = lease.ttl_s;
+    resp.ttl = srv_lease_renew_ttl(n, r->lease_id, &h);
     srv_call_reply(r->call, &resp.base);
 }
 

@@ -48,8 +48,10 @@ struct srv_grpc {
 };
 
 struct srv_call {
-    struct srv_grpc *g;
-    const struct srv_method *m; /* NULL for the catch-all */
+    struct srv_grpc *g;                /* NULL for an in-process call */
+    const struct srv_local_sink *sink; /* in-process calls only */
+    void *user;                        /* srv_call_user() */
+    const struct srv_method *m;        /* NULL for the catch-all */
     grpc_call *call;
     gpr_timespec deadline;
     grpc_metadata_array md;
@@ -142,6 +144,7 @@ static struct srv_call *call_new(struct srv_grpc *g, const struct srv_method *m)
         return NULL;
     c->g = g;
     c->m = m;
+    c->user = g->cfg.user;
     atomic_init(&c->refs, 1); /* the pending request_call */
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_t ca;
@@ -164,9 +167,15 @@ static struct srv_call *call_new(struct srv_grpc *g, const struct srv_method *m)
     return c;
 }
 
+static void local_free(struct srv_call *c);
+
 static void call_free(struct srv_call *c)
 {
     struct srv_grpc *g = c->g;
+    if (c->sink) {
+        local_free(c);
+        return;
+    }
     if (c->payload)
         grpc_byte_buffer_destroy(c->payload);
     if (c->recv_buf)
@@ -330,9 +339,17 @@ static void start_final(struct srv_call *c, grpc_byte_buffer *bb, enum srv_statu
 }
 
 /* End a call once with an optional reply; later attempts are ignored. */
+static void local_end(struct srv_call *c, const ProtobufCMessage *msg, enum srv_status code,
+                      const char *message);
+
 static void end_call(struct srv_call *c, const ProtobufCMessage *msg, enum srv_status code,
                      const char *message)
 {
+    if (c->sink) {
+        local_end(c, msg, code, message);
+        release_service_ref(c);
+        return;
+    }
     grpc_byte_buffer *bb = msg ? encode(msg) : NULL;
     pthread_mutex_lock(&c->mu);
     int go = !c->finished;
@@ -377,9 +394,13 @@ static void start_send(struct srv_call *c, grpc_byte_buffer *bb, int send_md)
     start_batch(c, ops, n, &c->t_send);
 }
 
+static int local_send(struct srv_call *c, const ProtobufCMessage *msg);
+
 int srv_stream_send(struct srv_call *c, const ProtobufCMessage *msg)
 {
     CAIRN_ASSERT(c->m && c->m->kind != SRV_UNARY);
+    if (c->sink)
+        return local_send(c, msg);
     grpc_byte_buffer *bb = encode(msg);
     pthread_mutex_lock(&c->mu);
     if (c->dead || c->finished || c->finish_pending) {
@@ -418,7 +439,7 @@ int srv_stream_wait_room(struct srv_call *c, uint64_t timeout_ms)
     }
     int rc = 0;
     pthread_mutex_lock(&c->mu);
-    while (rc == 0 && !c->dead && !c->finished && c->q_len >= c->q_cap / 2)
+    while (rc == 0 && !c->sink && !c->dead && !c->finished && c->q_len >= c->q_cap / 2)
         if (pthread_cond_timedwait(&c->room, &c->mu, &ts) != 0)
             rc = CAIRN_ETIMEOUT;
     if (c->dead || c->finished)
@@ -430,6 +451,11 @@ int srv_stream_wait_room(struct srv_call *c, uint64_t timeout_ms)
 void srv_stream_finish(struct srv_call *c, enum srv_status code, const char *message)
 {
     CAIRN_ASSERT(c->m && c->m->kind != SRV_UNARY);
+    if (c->sink) {
+        local_end(c, NULL, code, message);
+        release_service_ref(c);
+        return;
+    }
     pthread_mutex_lock(&c->mu);
     int now = 0, send_md = 0;
     if (!c->finished && !c->finish_pending) {
@@ -669,7 +695,7 @@ static void on_new_generic(struct tag *t, int ok)
 
 void *srv_call_user(const struct srv_call *c)
 {
-    return c->g->cfg.user;
+    return c->user;
 }
 
 void *srv_call_get_data(const struct srv_call *c)
@@ -709,6 +735,90 @@ const char *srv_call_metadata(const struct srv_call *c, const char *key, size_t 
         }
     }
     return NULL;
+}
+
+/* ---- in-process calls ---- */
+
+int srv_local_open(const struct srv_method *m, void *user, const struct srv_local_sink *sink,
+                   struct srv_call **out)
+{
+    CAIRN_ASSERT(m != NULL && sink != NULL && sink->message != NULL && sink->end != NULL);
+    struct srv_call *c = calloc(1, sizeof(*c));
+    if (!c)
+        return CAIRN_ENOMEM;
+    c->m = m;
+    c->sink = sink;
+    c->user = user;
+    /* one reference for the caller, one implicit for the service (release_service_ref) */
+    atomic_init(&c->refs, 2);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->room, NULL);
+    c->pb_alloc.alloc = arena_alloc;
+    c->pb_alloc.free = arena_free;
+    c->pb_alloc.allocator_data = c;
+    c->initial_md_sent = 1; /* nothing to send: keeps the shared code paths quiet */
+    *out = c;
+    if (m->kind == SRV_BIDI && m->on_open)
+        m->on_open(c);
+    return 0;
+}
+
+void srv_local_request(struct srv_call *c, const ProtobufCMessage *req)
+{
+    CAIRN_ASSERT(c->sink != NULL && req != NULL);
+    CAIRN_ASSERT(req->descriptor == c->m->req_desc);
+    pthread_mutex_lock(&c->mu);
+    int over = c->dead || c->finished;
+    pthread_mutex_unlock(&c->mu);
+    if (over) /* a stream the service ended already: nothing listens */
+        return;
+    /* --max-request-bytes is checked against the wire size, as for a remote call */
+    c->request_bytes = protobuf_c_message_get_packed_size(req);
+    c->m->on_request(c, req);
+}
+
+void srv_local_close(struct srv_call *c)
+{
+    CAIRN_ASSERT(c->sink != NULL);
+    if (c->m->kind != SRV_UNARY) {
+        /* as a client's cancel: on_close runs once for every stream, ended or not */
+        notify_close(c, 1);
+        release_service_ref(c); /* idempotent; a stream is over for the service now */
+    }
+    srv_call_unref(c);
+}
+
+/* The final status to the sink, once. The sink may free its state after end(). */
+static void local_end(struct srv_call *c, const ProtobufCMessage *msg, enum srv_status code,
+                      const char *message)
+{
+    pthread_mutex_lock(&c->mu);
+    int tell = !c->finished && !c->dead; /* dead: the caller closed the stream, sink gone */
+    c->finished = 1;
+    if (tell) {
+        if (msg && code == SRV_OK)
+            (void)c->sink->message(c->sink->arg, msg);
+        c->sink->end(c->sink->arg, code, code == SRV_OK ? NULL : message);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static int local_send(struct srv_call *c, const ProtobufCMessage *msg)
+{
+    pthread_mutex_lock(&c->mu);
+    int rc = c->dead || c->finished ? CAIRN_ECANCELED : c->sink->message(c->sink->arg, msg);
+    pthread_mutex_unlock(&c->mu);
+    CAIRN_ASSERT(rc == 0 || rc == CAIRN_ELIMIT || rc == CAIRN_ECANCELED || rc == CAIRN_ENOMEM);
+    return rc;
+}
+
+static void local_free(struct srv_call *c)
+{
+    CAIRN_ASSERT(c->g == NULL && c->call == NULL);
+    arena_release(c);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->room);
+    free(c);
 }
 
 /* ---- server ---- */

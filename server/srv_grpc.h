@@ -132,4 +132,40 @@ int srv_stream_wait_room(struct srv_call *call, uint64_t timeout_ms);
 void srv_call_ref(struct srv_call *call);
 void srv_call_unref(struct srv_call *call);
 
+/*
+ * In-process calls: the embedded API (embed/) calls the same service methods without gRPC.
+ * The service cannot tell the difference: srv_call_reply, srv_call_fail, srv_stream_send and
+ * srv_stream_finish hand the message to the sink instead of the network.
+ *
+ * The sink's functions run on whichever thread answers (the caller's own thread for work a
+ * handler finishes inline, the node thread otherwise), under the call's lock, so never
+ * concurrently for one call; they must not call back into the call. message() gets each
+ * reply or stream message and must copy what it keeps (it may point into a read
+ * transaction); for streams it returns 0, or CAIRN_ELIMIT when its bounded queue is full
+ * (srv_stream_send passes that on, so the service falls back to its slow path). end() runs
+ * exactly once with the final status; message is NULL for OK. After end() the call never
+ * touches the sink again.
+ */
+struct srv_local_sink {
+    int (*message)(void *arg, const ProtobufCMessage *msg);
+    void (*end)(void *arg, enum srv_status code, const char *message);
+    void *arg;
+};
+
+/* Create a call to method m for service user pointer user (srv_call_user). For a SRV_BIDI
+ * method, m->on_open runs before this returns. The caller holds one reference, dropped by
+ * srv_local_close. Returns 0 or CAIRN_ENOMEM. */
+int srv_local_open(const struct srv_method *m, void *user, const struct srv_local_sink *sink,
+                   struct srv_call **out);
+
+/* Hand the call a request: exactly once for unary and server-stream methods, any number of
+ * times for SRV_BIDI. req must stay valid until the call ends (unary) or this returns
+ * (bidi, where services copy what they keep). */
+void srv_local_request(struct srv_call *c, const ProtobufCMessage *req);
+
+/* The caller is done: a stream still open is cancelled (the service's on_close runs with
+ * cancelled = 1); the caller's reference is dropped. A unary call that has not ended yet
+ * still ends normally (its sink is called); the call is freed after both let go. */
+void srv_local_close(struct srv_call *c);
+
 #endif /* CAIRN_SRV_GRPC_H */

@@ -211,9 +211,32 @@ static void publish(struct srv_node *n)
     };
     for (uint32_t i = 0; i < st.conf.n_learners; i++)
         p.is_learner |= st.conf.learners[i] == n->member_id;
+    p.sole_voter = st.conf.n_voters == 1 && st.conf.voters[0] == n->member_id;
     pthread_mutex_lock(&n->pub_mu);
+    int news = p.lead != n->pub.lead;
     n->pub = p;
+    if (news)
+        pthread_cond_broadcast(&n->pub_cv);
     pthread_mutex_unlock(&n->pub_mu);
+}
+
+int srv_node_wait_ready(struct srv_node *n, uint64_t timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(timeout_ms / 1000);
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&n->pub_mu);
+    while (n->pub.sole_voter && n->pub.lead == 0 && rc == 0)
+        if (pthread_cond_timedwait(&n->pub_cv, &n->pub_mu, &ts) != 0)
+            rc = CAIRN_ETIMEOUT;
+    pthread_mutex_unlock(&n->pub_mu);
+    return rc;
 }
 
 /* ---- waiters (node thread) ---- */
@@ -1057,7 +1080,11 @@ static void *node_thread(void *arg)
         node_iteration(n);
         wait_for_work(n);
     }
-    /* stopping: the batch in progress was committed above; answer everything else */
+    /* stopping: the batch in progress was committed above; answer everything else. The
+     * watch streams end first: a stream's queued WOP_CLOSE frees it only once the hub has
+     * let go of it. */
+    srv_watch_hub_destroy(n->hub); /* ends every watch stream */
+    n->hub = NULL;
     pthread_mutex_lock(&n->mu);
     struct srv_req *q = n->q_head;
     n->q_head = n->q_tail = NULL;
@@ -1084,8 +1111,6 @@ static void *node_thread(void *arg)
     if (n->pending_restore)
         store_restore_abort(n->pending_restore);
     n->pending_restore = NULL;
-    srv_watch_hub_destroy(n->hub); /* ends every watch stream */
-    n->hub = NULL;
     alloc_arena_destroy(n->batch_arena);
     n->batch_arena = NULL;
     alloc_thread_unregister();
@@ -1098,6 +1123,9 @@ static int listen_addrs(const char *urls, const char *flag, char addrs[][CAIRN_U
                         size_t max, size_t *count, char *err, size_t err_len)
 {
     struct cairn_url u[8];
+    *count = 0;
+    if (!urls[0])
+        return 0; /* no listener (embedded) */
     int rc = cairn_url_list_parse(urls, u, max < 8 ? max : 8, count);
     if (rc < 0) {
         snprintf(err, err_len, "invalid --%s \"%s\"", flag, urls);
@@ -1171,22 +1199,35 @@ static int open_store_and_raft(struct srv_node *n, char *err, size_t err_len)
     return 0;
 }
 
+/* The client-facing services, in one table (the gRPC server and in-process calls). */
+static const struct {
+    const struct srv_method *m;
+    const size_t *n;
+} client_tables[] = {
+    {srv_kv_methods, &srv_kv_n_methods},           {srv_lease_methods, &srv_lease_n_methods},
+    {srv_maint_methods, &srv_maint_n_methods},     {srv_watch_methods, &srv_watch_n_methods},
+    {srv_cluster_methods, &srv_cluster_n_methods}, {srv_admin_methods, &srv_admin_n_methods},
+};
+
+const struct srv_method *srv_node_method(const char *path)
+{
+    for (size_t t = 0; t < CAIRN_ARRAY_LEN(client_tables); t++)
+        for (size_t i = 0; i < *client_tables[t].n; i++)
+            if (strcmp(client_tables[t].m[i].path, path) == 0)
+                return &client_tables[t].m[i];
+    return NULL;
+}
+
 static int start_grpc(struct srv_node *n, char *err, size_t err_len)
 {
+    if (!n->cfg.listen_client_urls[0])
+        return 0; /* embedded without a client listener: in-process calls only */
     static struct srv_method methods[64];
     size_t nm = 0;
-    const struct {
-        const struct srv_method *m;
-        size_t n;
-    } tables[] = {
-        {srv_kv_methods, srv_kv_n_methods},           {srv_lease_methods, srv_lease_n_methods},
-        {srv_maint_methods, srv_maint_n_methods},     {srv_watch_methods, srv_watch_n_methods},
-        {srv_cluster_methods, srv_cluster_n_methods}, {srv_admin_methods, srv_admin_n_methods},
-    };
-    for (size_t t = 0; t < CAIRN_ARRAY_LEN(tables); t++)
-        for (size_t i = 0; i < tables[t].n; i++) {
+    for (size_t t = 0; t < CAIRN_ARRAY_LEN(client_tables); t++)
+        for (size_t i = 0; i < *client_tables[t].n; i++) {
             CAIRN_ASSERT(nm < CAIRN_ARRAY_LEN(methods));
-            methods[nm++] = tables[t].m[i];
+            methods[nm++] = client_tables[t].m[i];
         }
     char addrs[8][CAIRN_URL_HOST_MAX + 8];
     const char *listen[8];
@@ -1207,6 +1248,7 @@ static int start_grpc(struct srv_node *n, char *err, size_t err_len)
         .n_methods = nm,
         .user = n,
     };
+    n->n_client_listen = n_listen;
     return srv_grpc_start(&gc, &n->grpc, err, err_len);
 }
 
@@ -1244,7 +1286,9 @@ static int start_peers(struct srv_node *n, char *err, size_t err_len)
         .n_methods = nm,
         .user = n,
     };
-    rc = srv_grpc_start(&gc, &n->peer_grpc, err, err_len);
+    /* no peer URLs (an embedded one-member node): nothing to listen on, and the transport
+     * below stays empty unless members are added, which would need the peer URLs */
+    rc = n_listen > 0 ? srv_grpc_start(&gc, &n->peer_grpc, err, err_len) : 0;
     if (rc < 0)
         return rc;
     uint64_t election = n->cfg.election_timeout_ms;
@@ -1281,6 +1325,7 @@ int srv_node_start(const struct srv_config *cfg, struct srv_node **out, char *er
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&n->cv, &ca);
     pthread_cond_init(&n->handoff_cv, &ca);
+    pthread_cond_init(&n->pub_cv, &ca);
     pthread_condattr_destroy(&ca);
     cairn_u64map_init(&n->waiters);
     /* Request ids start from the wall clock (ms << 22, as etcd's id generator does): a
@@ -1365,6 +1410,7 @@ void srv_node_stop(struct srv_node *n)
     pthread_cond_destroy(&n->cv);
     pthread_cond_destroy(&n->handoff_cv);
     pthread_mutex_destroy(&n->mu);
+    pthread_cond_destroy(&n->pub_cv);
     pthread_mutex_destroy(&n->pub_mu);
     free(n);
     grpc_shutdown();
@@ -1372,5 +1418,7 @@ void srv_node_stop(struct srv_node *n)
 
 int srv_node_client_port(const struct srv_node *n, size_t i)
 {
+    if (!n->grpc || i >= n->n_client_listen)
+        return CAIRN_ENOTFOUND;
     return srv_grpc_port(n->grpc, i);
 }

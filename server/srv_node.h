@@ -23,7 +23,16 @@ int srv_node_start(const struct srv_config *cfg, struct srv_node **out, char *er
 /* Graceful stop (see above) and free. Call once from the thread that started it. */
 void srv_node_stop(struct srv_node *n);
 
-/* The bound client port of listen URL i (tests use port 0). */
+/* The bound client port of listen URL i (tests use port 0); CAIRN_ENOTFOUND if none. */
 int srv_node_client_port(const struct srv_node *n, size_t i);
+
+/* Wait up to timeout_ms until a one-member node has elected itself (other members wait for
+ * their peers; this returns at once for them). 0 or CAIRN_ETIMEOUT. Any thread. */
+int srv_node_wait_ready(struct srv_node *n, uint64_t timeout_ms);
+
+/* A client-facing method (KV, Lease, Watch, Maintenance, Cluster, cairnpb.Admin) by its
+ * gRPC path, for in-process calls (srv_local_open with the node as user); NULL if none. */
+struct srv_method;
+const struct srv_method *srv_node_method(const char *path);
 
 #endif /* CAIRN_SRV_NODE_H */

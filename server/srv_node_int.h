@@ -107,6 +107,7 @@ struct srv_pub {
     uint64_t applied;
     uint8_t role;
     uint8_t is_learner;
+    uint8_t sole_voter; /* this member is the only voter */
 };
 
 struct srv_node {
@@ -115,7 +116,8 @@ struct srv_node {
     uint64_t cluster_id;
     struct store *store;
     struct raft *raft;
-    struct srv_grpc *grpc;
+    struct srv_grpc *grpc; /* NULL without client URLs (embedded) */
+    size_t n_client_listen;
 
     pthread_t thread;
     int thread_started;
@@ -132,6 +134,7 @@ struct srv_node {
 
     /* published status */
     pthread_mutex_t pub_mu;
+    pthread_cond_t pub_cv; /* the leader changed */
     struct srv_pub pub;
 
     /* node thread only */

@@ -381,8 +381,10 @@ void store_restore_abort(struct store_restore *rs);
  * Import (restoring an etcd snapshot read with bolt/): revisions of etcd's "key" bucket in
  * key order, and leases, go into a new environment beside the store; finish swaps it in
  * (like restore: this node's hard state and ids are kept) with the given compacted
- * revision (-1 = none) and applied index/term (the log starts there). Writers are blocked
- * from begin to finish/abort; abort leaves the store as it was. Errors: CAIRN_EINVAL
+ * revision (-1 = none) and applied index/term (the log starts there). A compacted revision
+ * above the newest imported one becomes the store's revision (a restore's bumped revision:
+ * nothing is readable below it). Writers are blocked from begin to finish/abort; abort
+ * leaves the store as it was. Errors: CAIRN_EINVAL
  * (order, a key that is not 17/18 bytes), CAIRN_ECORRUPT (a value that is not a KeyValue),
  * CAIRN_ETOOLARGE (a key longer than STORE_MAX_KEY_BYTES).
  */

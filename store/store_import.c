@@ -261,8 +261,8 @@ static int finish_txn(struct store_import *im, MDB_txn *txn, int64_t compact_rev
     if (rc == 0 && grc != 0 && grc != MDB_NOTFOUND)
         rc = store_lmdb_err(grc);
     int64_t rev = im->any && im->last.main > 1 ? im->last.main : 1;
-    if (rc == 0 && compact_rev > rev)
-        rc = CAIRN_EINVAL;
+    if (compact_rev > rev) /* etcdutl's --bump-revision with --mark-compacted */
+        rev = compact_rev;
     uint64_t ap[2] = {applied_index, applied_term}, zero[2] = {0, 0};
     if (rc == 0)
         rc = store_meta_put_i64(txn, db, STORE_META_FORMAT, STORE_FORMAT_VERSION);

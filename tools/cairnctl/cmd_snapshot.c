@@ -1,9 +1,10 @@
 /* snapshot save | status | restore. Snapshots are etcd 3.4 backend files (bbolt format with
  * etcd's SHA-256 trailer); status reads them with bolt/ the way `etcdctl snapshot status`
- * does. */
+ * does; restore hands the file to server/srv_restore, which builds cairnd's data dir. */
 #include "bolt.h"
 #include "ctl.h"
 #include "ctl_json.h"
+#include "srv_restore.h"
 
 #include "common.h"
 
@@ -167,12 +168,52 @@ int cmd_snapshot_status(struct ctl *c)
     return CTL_EXIT_OK;
 }
 
+/* Progress of a restore: a line on a terminal, refreshed at most every PROGRESS_EVERY_NS. */
+struct restore_progress {
+    int tty;
+    int64_t last_ns;
+    int shown;
+};
+
+static void restore_progress(void *arg, uint64_t done, uint64_t total)
+{
+    struct restore_progress *p = arg;
+    int64_t now = mono_ns();
+    if (!p->tty || (done < total && now - p->last_ns < PROGRESS_EVERY_NS))
+        return;
+    fprintf(stderr, "\rsnapshot: imported %" PRIu64 " of %" PRIu64 " revisions (%" PRIu64 "%%)",
+            done, total, total ? done * 100 / total : 100);
+    p->last_ns = now;
+    p->shown = 1;
+}
+
+/* etcdctl 3.4 logs restore as zap JSON lines on standard error; so does this. */
+static json_t *restore_log(const char *msg, const char *path, const char *dir)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    json_t *o = json_object();
+    cj_set(o, "level", cj_str("info"));
+    cj_set(o, "ts", json_real((double)ts.tv_sec + (double)ts.tv_nsec / 1e9));
+    cj_set(o, "caller", cj_str("cairnctl/snapshot"));
+    cj_set(o, "msg", cj_str(msg));
+    cj_set(o, "path", cj_str(path));
+    cj_set(o, "data-dir", cj_str(dir));
+    return o;
+}
+
+static json_t *hex_id(uint64_t id)
+{
+    char buf[20];
+    snprintf(buf, sizeof(buf), "%" PRIx64, id);
+    return cj_str(buf);
+}
+
 int cmd_snapshot_restore(struct ctl *c)
 {
     CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->p.n_args != 1)
         return ctl_usage_error(c, "snapshot restore requires exactly one argument");
-    const char *path = c->p.args[0];
     int64_t bump = ctl_flag_int(&c->p, "bump-revision");
     if (bump < 0)
         return ctl_usage_error(c, "--bump-revision must be >= 0");
@@ -180,36 +221,44 @@ int cmd_snapshot_restore(struct ctl *c)
         return ctl_usage_error(c, "--mark-compacted required if --bump-revision > 0");
     char dir[4096];
     const char *data_dir = ctl_flag_str(&c->p, "data-dir");
-    snprintf(dir, sizeof(dir), "%s", data_dir[0] ? data_dir : "");
-    if (!dir[0])
+    if (data_dir[0]) /* else cairnd's default for --name: "<name>.cairn" */
+        snprintf(dir, sizeof(dir), "%s", data_dir);
+    else
         snprintf(dir, sizeof(dir), "%s.cairn", ctl_flag_str(&c->p, "name"));
+    struct srv_restore_opts o = {
+        .snapshot_path = c->p.args[0],
+        .data_dir = dir,
+        .name = ctl_flag_str(&c->p, "name"),
+        .initial_cluster = ctl_flag_str(&c->p, "initial-cluster"),
+        .initial_cluster_token = ctl_flag_str(&c->p, "initial-cluster-token"),
+        .initial_advertise_peer_urls = ctl_flag_str(&c->p, "initial-advertise-peer-urls"),
+        .skip_hash_check = ctl_flag_bool(&c->p, "skip-hash-check"),
+        .bump_revision = bump,
+        .mark_compacted = ctl_flag_bool(&c->p, "mark-compacted"),
+    };
     struct stat sb;
-    if (stat(dir, &sb) == 0)
+    if (lstat(dir, &sb) == 0) /* before the first log line, as etcdctl (restore checks again) */
         return ctl_error("data-dir \"%s\" exists", dir);
-
-    /* What can be done without cairnd's store: check the file as restore would. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ctl_error("open %s: %s", path, strerror(errno));
-    if (!ctl_flag_bool(&c->p, "skip-hash-check")) {
-        int rc = bolt_snapshot_verify_hash(fd, NULL);
-        if (rc == CAIRN_ENOTFOUND) {
-            close(fd);
-            return ctl_error("snapshot missing hash but --skip-hash-check=false");
-        }
-        if (rc < 0) {
-            close(fd);
-            return ctl_error("snapshot %s: %s", path,
-                             rc == CAIRN_ECORRUPT ? "sha256 mismatch" : cairn_strerror(rc));
-        }
-    }
-    close(fd);
-    struct bolt_etcd_status s;
-    int rc = read_status(path, &s);
-    if (rc != CTL_EXIT_OK)
-        return rc;
-    return ctl_error("snapshot %s is valid (revision %" PRId64 ", %" PRIu64
-                     " keys), but restoring it into a cairn data directory needs cairnd's "
-                     "store, which does not exist yet",
-                     path, s.revision, s.total_keys);
+    cj_print(stderr, restore_log("restoring snapshot", o.snapshot_path, dir));
+    struct restore_progress p = {.tty = isatty(2)};
+    struct srv_restore_result r;
+    char err[512];
+    int64_t t0 = mono_ns();
+    int rc = srv_restore_data_dir(&o, restore_progress, &p, &r, err, sizeof(err));
+    if (p.shown)
+        fputc('\n', stderr);
+    if (rc < 0)
+        return ctl_error("%s", err);
+    char took[40];
+    json_t *log = restore_log("restored snapshot", o.snapshot_path, dir);
+    cj_set(log, "cluster-id", hex_id(r.cluster_id));
+    cj_set(log, "member-id", hex_id(r.member_id));
+    cj_set(log, "members", cj_u64(r.n_members));
+    cj_set(log, "revision", cj_i64(r.revision));
+    cj_set(log, "compact-revision", cj_i64(r.compact_revision));
+    cj_set(log, "revisions", cj_u64(r.revisions));
+    cj_set(log, "leases", cj_u64(r.leases));
+    cj_set(log, "took", cj_str(ctl_go_duration(mono_ns() - t0, took, sizeof(took))));
+    cj_print(stderr, log);
+    return CTL_EXIT_OK;
 }

@@ -205,9 +205,16 @@ const struct ctl_command ctl_commands[] = {
      FLAGS(put_flags), cmd_put},
     {"snapshot restore", "snapshot restore <filename> [options]",
      "Restores an etcd member snapshot to an etcd directory",
-     "Checks the snapshot (its SHA-256 trailer unless --skip-hash-check) and builds a data "
-     "directory for a new member. Building cairn's data directory needs cairnd's store; "
-     "until it lands this command verifies the snapshot and stops with an error.",
+     "Checks the snapshot (its SHA-256 trailer unless --skip-hash-check) and builds a cairnd "
+     "data directory for a new member of a new cluster: every revision and lease of the "
+     "snapshot, the member table from --initial-cluster and a new cluster id from it and "
+     "--initial-cluster-token. Restore the same file once per member, with the same "
+     "--initial-cluster and token and each member's own --name, then start cairnd on each "
+     "directory with the same flags. The directory must not exist; it is built beside it and "
+     "renamed into place, so a failed restore leaves nothing behind. --bump-revision N with "
+     "--mark-compacted starts the revision N past the snapshot's, compacted there (watchers "
+     "and readers of the old cluster see their revisions compacted, never reused). Logs go "
+     "to standard error as JSON lines, with a progress line on a terminal.",
      FLAGS(restore_flags), cmd_snapshot_restore},
     {"snapshot save", "snapshot save <filename>",
      "Stores an etcd node backend snapshot to a given file",
@@ -376,9 +383,11 @@ void ctl_help_markdown(FILE *out)
         "after the last revision it printed; Ctrl-C ends it with status 0.",
         "`snapshot save` accepts several endpoints and uses the first reachable one; it "
         "writes a progress line to standard error.",
-        "`snapshot restore` checks the snapshot but cannot build a cairn data directory yet "
-        "(that needs cairnd's store); `memory status|set` is not there yet (it needs "
-        "cairn's admin service).",
+        "`snapshot restore` builds a cairnd data directory (not an etcd one: `member/snap/db` "
+        "and a WAL); it does not carry the snapshot's alarms or auth data (cairnd has no "
+        "auth), and its logs name cairnctl's fields (`cluster-id`, `revision`...) instead of "
+        "`wal-dir`/`snap-dir`.",
+        "`memory status|set` is not there yet (it needs cairn's admin service).",
         "Not implemented: TLS and authentication flags (`--cacert`, `--cert`, `--key`, "
         "`--user`, `--password`), DNS discovery, and the commands `lock`, `elect`, "
         "`make-mirror`, `auth`, `user`, `role`, `check`, `migrate`.",

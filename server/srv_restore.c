@@ -43,6 +43,7 @@ struct restore {
     struct bolt_reader *rd;
     uint64_t total; /* entries in the "key" bucket */
     int64_t snap_compact;
+    char dir[PATH_BYTES - 16]; /* o->data_dir without trailing slashes; room for ".tmp-" */
     char tmp[PATH_BYTES];
     char parents[PARENTS_MAX][PATH_BYTES]; /* created by us, deepest last */
     size_t n_parents;
@@ -71,8 +72,11 @@ static int check_opts(struct restore *x)
         return fail(x, CAIRN_EINVAL, "--bump-revision must be >= 0");
     if (o->bump_revision > 0 && !o->mark_compacted)
         return fail(x, CAIRN_EINVAL, "--mark-compacted required if --bump-revision > 0");
-    if (strlen(o->data_dir) + 16 >= PATH_BYTES)
+    if (strlen(o->data_dir) >= sizeof(x->dir))
         return fail(x, CAIRN_EINVAL, "data-dir \"%s\" is too long", o->data_dir);
+    strcpy(x->dir, o->data_dir); /* "d/" would put the temporary dir inside d */
+    for (size_t n = strlen(x->dir); n > 1 && x->dir[n - 1] == '/'; n--)
+        x->dir[n - 1] = '\0';
     return 0;
 }
 
@@ -487,7 +491,7 @@ static int fsync_parent(const char *dir)
 
 static int restore_into_tmp(struct restore *x, srv_restore_progress_fn progress, void *arg)
 {
-    const char *dir = x->o->data_dir;
+    const char *dir = x->dir;
     int rc = make_parents(x, dir);
     if (rc < 0)
         return rc;
@@ -504,9 +508,11 @@ static int restore_into_tmp(struct restore *x, srv_restore_progress_fn progress,
         return fail(x, CAIRN_EEXIST, "data-dir \"%s\" exists", dir);
     if (rename(x->tmp, dir) != 0)
         return fail(x, CAIRN_EIO, "rename %s to %s: %s", x->tmp, dir, strerror(errno));
-    x->tmp[0] = '\0';
+    /* from here the directory has its name: a failure removes it under that name */
+    snprintf(x->tmp, sizeof(x->tmp), "%s", dir);
     if (fsync_parent(dir) < 0)
         return fail(x, CAIRN_EIO, "fsync of the directory holding %s failed", dir);
+    x->tmp[0] = '\0';
     return 0;
 }
 
@@ -520,11 +526,15 @@ int srv_restore_data_dir(const struct srv_restore_opts *o, srv_restore_progress_
         return CAIRN_ENOMEM;
     }
     memset(res, 0, sizeof(*res));
-    *x = (struct restore){.o = o, .res = res, .err = err, .err_len = err_len, .fd = -1};
+    x->o = o;
+    x->res = res;
+    x->err = err;
+    x->err_len = err_len;
+    x->fd = -1;
     err[0] = '\0';
     struct stat sb;
     int rc = check_opts(x);
-    if (rc == 0 && lstat(o->data_dir, &sb) == 0)
+    if (rc == 0 && lstat(x->dir, &sb) == 0)
         rc = fail(x, CAIRN_EEXIST, "data-dir \"%s\" exists", o->data_dir);
     if (rc == 0)
         rc = plan_members(x);

@@ -252,7 +252,7 @@ static void test_restore_three_members(void **state)
     (void)state;
     char snap[512], dir_a[512], dir_b[512];
     path_of(snap, sizeof(snap), "s1.db");
-    path_of(dir_a, sizeof(dir_a), "a.data");
+    path_of(dir_a, sizeof(dir_a), "a.data//"); /* the same as "a.data" */
     path_of(dir_b, sizeof(dir_b), "nested/deeper/b.data");
     struct gen g = {.n_revs = 10000, .compacted = 50, .hash = 1};
     struct model md;
@@ -282,6 +282,8 @@ static void test_restore_three_members(void **state)
     assert_int_equal(ra.cluster_id, srv_cluster_id_of(ids, 3, "tok"));
     check_dir(dir_a, &md, md.last_rev, 50, &ra);
     assert_int_equal(count_entries("a.data.tmp-"), 0);
+    assert_int_equal(count_entries("a.data"), 1);
+    assert_int_equal(count_entries("nested"), 1);
 }
 
 static void test_bump_and_mark_compacted(void **state)

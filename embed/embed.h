@@ -27,6 +27,7 @@
 #include "etcdserverpb/rpc.pb-c.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 enum embed_method {
@@ -56,7 +57,18 @@ struct cairn_node {
     const struct srv_method *methods[EMBED_METHOD_COUNT];
     struct embed_watch_thread *wt; /* started with the first watch */
     pthread_mutex_t wt_mu;         /* guards starting wt */
+    /* cairn_close: new calls are refused once closing is set, and close waits until no
+     * caller is inside a service handler (serializable reads run on the caller's thread
+     * and must not race the store's closing); callers waiting for the node thread are
+     * answered by the node's stop */
+    atomic_int closing;
+    atomic_int inside;
 };
+
+/* Enter a service handler on the caller's thread: 0, or CAIRN_ESTOPPED (closing). Every
+ * successful embed_enter is paired with embed_leave. */
+int embed_enter(struct cairn_node *nd);
+void embed_leave(struct cairn_node *nd);
 
 /* Record the message for cairn_errmsg() on this thread and return code (for `return`). */
 int embed_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

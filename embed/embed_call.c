@@ -63,13 +63,20 @@ int embed_call(struct cairn_node *nd, enum embed_method m, const ProtobufCMessag
     pthread_cond_init(&w.cv, NULL);
     struct srv_local_sink sink = {.message = on_message, .end = on_end, .arg = &w};
     struct srv_call *call;
-    int rc = srv_local_open(method, nd->srv, &sink, &call);
+    int rc = embed_enter(nd);
+    if (rc == 0) {
+        rc = srv_local_open(method, nd->srv, &sink, &call);
+        if (rc < 0)
+            embed_leave(nd);
+    }
     if (rc < 0) {
         pthread_cond_destroy(&w.cv);
         pthread_mutex_destroy(&w.mu);
-        return embed_error(rc, "%s", cairn_strerror(rc));
+        return embed_error(rc, "%s",
+                           rc == CAIRN_ESTOPPED ? "the node is closing" : cairn_strerror(rc));
     }
     srv_local_request(call, req);
+    embed_leave(nd); /* what is left runs on the node thread, or is done */
     /* bounded: the node answers every request (its own timeouts, or "server stopped") */
     pthread_mutex_lock(&w.mu);
     while (!w.done)

@@ -3,6 +3,7 @@
 
 #include "alloc.h"
 
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,8 @@ int cairn_open(const cairn_config *cfg, cairn_node **out)
         CAIRN_ASSERT(nd->methods[i] != NULL);
     }
     pthread_mutex_init(&nd->wt_mu, NULL);
+    atomic_init(&nd->closing, 0);
+    atomic_init(&nd->inside, 0);
     rc = srv_node_start(&c, &nd->srv, err, sizeof(err));
     if (rc < 0) {
         pthread_mutex_destroy(&nd->wt_mu);
@@ -172,10 +175,33 @@ int cairn_open(const cairn_config *cfg, cairn_node **out)
     return 0;
 }
 
+int embed_enter(struct cairn_node *nd)
+{
+    atomic_fetch_add(&nd->inside, 1);
+    if (atomic_load(&nd->closing)) {
+        atomic_fetch_sub(&nd->inside, 1);
+        return CAIRN_ESTOPPED;
+    }
+    return 0;
+}
+
+void embed_leave(struct cairn_node *nd)
+{
+    int old = atomic_fetch_sub(&nd->inside, 1);
+    CAIRN_ASSERT(old > 0);
+}
+
 int cairn_close(cairn_node *nd)
 {
     if (!nd)
         return 0;
+    atomic_store(&nd->closing, 1);
+    /* callers inside a handler leave within the handler's inline work (a read, a queue
+     * hand-off): bounded, and never waiting for this thread */
+    for (unsigned spins = 0; atomic_load(&nd->inside) > 0; spins++) {
+        CAIRN_ASSERT(spins < (1u << 31));
+        sched_yield();
+    }
     embed_watch_shutdown(nd); /* while the node runs: it lets go of the watch streams */
     srv_node_stop(nd->srv);
     pthread_mutex_destroy(&nd->wt_mu);

@@ -417,7 +417,12 @@ int cairn_watch(cairn_node *nd, const void *key, size_t key_len,
         wt->all->all_prev = w;
     wt->all = w;
     pthread_mutex_unlock(&wt->mu);
-    rc = srv_local_open(nd->methods[EMBED_WATCH], nd->srv, &w->sink, &w->call);
+    rc = embed_enter(nd);
+    if (rc == 0) {
+        rc = srv_local_open(nd->methods[EMBED_WATCH], nd->srv, &w->sink, &w->call);
+        if (rc < 0)
+            embed_leave(nd);
+    }
     if (rc < 0) {
         pthread_mutex_lock(&wt->mu);
         unlink_watcher(wt, w);
@@ -455,6 +460,8 @@ int cairn_watch(cairn_node *nd, const void *key, size_t key_len,
         unlink_watcher(wt, w);
     }
     pthread_mutex_unlock(&wt->mu);
+    /* held until here: cairn_close must not free the watcher while it is being created */
+    embed_leave(nd);
     if (state == 1) {
         *out = w;
         embed_clear_error();

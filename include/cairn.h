@@ -388,11 +388,12 @@ int cairn_open(const cairn_config *cfg, cairn_node **out);
 
 /*
  * cairn_close — stop the member and free it. Everything acknowledged is on disk before it
- * returns; calls still in flight on other threads are answered with CAIRN_ESTOPPED. A
- * leader of a multi-member cluster hands leadership to a follower first. Open watches end
- * (their callback sees CAIRN_ESTOPPED) and are freed here: do not use their handles
- * afterwards. Call once, not from a watch callback; no cairn_* call on node may start after
- * it began. Returns 0. NULL is a no-op.
+ * returns. Calls in flight on other threads finish or fail with CAIRN_ESTOPPED, and calls
+ * made while it runs fail with CAIRN_ESTOPPED; once it returned the handle is gone, so the
+ * program must make sure no thread uses it any more. A leader of a multi-member cluster
+ * hands leadership to a follower first. Open watches end (their callback sees
+ * CAIRN_ESTOPPED) and are freed here: do not use their handles afterwards. Call once, not
+ * from a watch callback. Returns 0. NULL is a no-op.
  */
 int cairn_close(cairn_node *node);
 

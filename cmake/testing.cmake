@@ -3,6 +3,7 @@
 #   sim     deterministic simulation (raft), run under ASan+UBSan too
 #   cluster real processes, several nodes
 #   compat  real etcd clients (etcdctl, python3-etcd3) against cairnd
+#   install cmake --install into a temp prefix; examples/ built and run against it
 #   lint    formatting and other source checks
 # Run one kind with: ctest --test-dir build -L unit
 

@@ -213,29 +213,17 @@ struct bolt_etcd_status {
  * CAIRN_EIO, CAIRN_ENOMEM. */
 int bolt_etcd_status(struct bolt_reader *r, struct bolt_etcd_status *st);
 
-/* CRC-32C (Castagnoli), chained: crc = bolt_crc32c(crc, p, n), start from 0. */
-uint32_t bolt_crc32c(uint32_t crc, const void *p, size_t n);
-
 /* ---- the snapshot hash trailer ------------------------------------------------------ */
 
-/* etcd's Maintenance.Snapshot stream appends SHA-256 of the database bytes; restore
- * recognises it by file size % 512 == 32 and refuses a file without it unless
- * --skip-hash-check. */
-struct bolt_sha256 {
-    uint32_t h[8];
-    uint64_t len_bytes;
-    uint8_t buf[64];
-    size_t buf_len;
-};
-void bolt_sha256_init(struct bolt_sha256 *s);
-void bolt_sha256_update(struct bolt_sha256 *s, const void *p, size_t n);
-void bolt_sha256_final(struct bolt_sha256 *s, uint8_t out[BOLT_SHA256_LEN]);
+/* etcd's Maintenance.Snapshot stream appends SHA-256 of the database bytes (libcrypto's);
+ * restore recognises it by file size % 512 == 32 and refuses a file without it unless
+ * --skip-hash-check. Status hashes use CRC-32C (common/crc32c.h). */
 
 /*
  * bolt_snapshot_append_hash — read fd (opened read-write) from offset 0 to its end with a
  * bounded buffer, append SHA-256 of those bytes at the end and fsync. The size must be a
  * multiple of 512 (every bbolt file is). A server that streams the file can instead hash
- * the bytes as it sends them (bolt_sha256_*) and send the 32 bytes last, as etcd does.
+ * the bytes as it sends them (libcrypto's EVP_sha256) and send the 32 bytes last, as etcd does.
  * Returns 0, CAIRN_EINVAL (size not a multiple of 512), CAIRN_EIO.
  */
 int bolt_snapshot_append_hash(int fd);

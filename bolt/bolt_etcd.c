@@ -3,6 +3,7 @@
  * u64s, and the numbers `etcdctl snapshot status` prints, computed the way it does.
  */
 #include "bolt.h"
+#include "crc32c.h"
 #include "common.h"
 
 #include <string.h>
@@ -74,12 +75,12 @@ static int status_bucket(struct bolt_reader *r, const uint8_t *name, size_t len,
     int rc = bolt_cursor_open(r, name, len, &c);
     if (rc)
         return rc == CAIRN_ENOTFOUND ? CAIRN_ECORRUPT : rc;
-    st->hash = bolt_crc32c(st->hash, name, len);
+    st->hash = cairn_crc32c(st->hash, name, len);
     struct bolt_item it;
     while ((rc = bolt_cursor_next(c, &it)) == 1) {
-        st->hash = bolt_crc32c(st->hash, it.key, it.key_len);
+        st->hash = cairn_crc32c(st->hash, it.key, it.key_len);
         if (!it.is_bucket)
-            st->hash = bolt_crc32c(st->hash, it.val, it.val_len);
+            st->hash = cairn_crc32c(st->hash, it.val, it.val_len);
         if (is_key) {
             if (it.key_len < BOLT_ETCD_REV_LEN) { /* etcdctl would panic on it */
                 rc = CAIRN_ECORRUPT;

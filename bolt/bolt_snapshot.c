@@ -8,6 +8,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,20 +23,22 @@ static int hash_prefix(int fd, uint64_t size, uint8_t out[BOLT_SHA256_LEN])
     uint8_t *buf = malloc(BOLT_HASH_CHUNK);
     if (!buf)
         return CAIRN_ENOMEM;
-    struct bolt_sha256 s;
-    bolt_sha256_init(&s);
-    int rc = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int rc = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 ? 0 : CAIRN_ENOMEM;
     for (uint64_t off = 0; off < size && rc == 0;) {
         size_t n = size - off < BOLT_HASH_CHUNK ? (size_t)(size - off) : BOLT_HASH_CHUNK;
         rc = bolt_pread_all(fd, buf, n, off);
         if (rc == CAIRN_ECORRUPT)
             rc = CAIRN_EIO; /* shrank under us */
-        bolt_sha256_update(&s, buf, n);
+        if (rc == 0 && EVP_DigestUpdate(md, buf, n) != 1)
+            rc = CAIRN_EIO;
         off += n;
     }
     free(buf);
-    if (rc == 0)
-        bolt_sha256_final(&s, out);
+    unsigned int len = 0;
+    if (rc == 0 && (EVP_DigestFinal_ex(md, out, &len) != 1 || len != BOLT_SHA256_LEN))
+        rc = CAIRN_EIO;
+    EVP_MD_CTX_free(md);
     return rc;
 }
 

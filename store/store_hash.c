@@ -3,30 +3,10 @@
  * mvccpb.KeyValue), skipping revisions a compaction at the hash revision would drop. */
 #include "store_int.h"
 
+#include "crc32c.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-static uint32_t crc_table[256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1; /* Castagnoli, reflected */
-        crc_table[i] = c;
-    }
-}
-
-uint32_t store_crc32c(uint32_t crc, const uint8_t *p, size_t n)
-{
-    pthread_once(&crc_once, crc_init);
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++)
-        crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
 
 struct hash_state {
     uint32_t crc;
@@ -56,8 +36,8 @@ static int hash_visit(void *arg, struct store_rev rev, int tombstone, const Mvcc
     }
     size_t packed = mvccpb__key_value__pack(kv, h->buf);
     CAIRN_ASSERT(packed == n);
-    h->crc = store_crc32c(h->crc, kb, kl);
-    h->crc = store_crc32c(h->crc, h->buf, packed);
+    h->crc = cairn_crc32c(h->crc, kb, kl);
+    h->crc = cairn_crc32c(h->crc, h->buf, packed);
     return 0;
 }
 
@@ -148,7 +128,7 @@ int store_hash_kv(struct store_read *r, int64_t revision, uint32_t *hash, int64_
     if (hash_rev != NULL)
         *hash_rev = rev;
     /* etcd hashes what a compaction at the hash revision would keep */
-    struct hash_state h = {store_crc32c(0, (const uint8_t *)"key", 3), NULL, 0};
+    struct hash_state h = {cairn_crc32c(0, (const uint8_t *)"key", 3), NULL, 0};
     int rc = store_etcd_walk(r, rev, rev, hash_visit, &h);
     free(h.buf);
     if (rc == 0)

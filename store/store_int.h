@@ -249,7 +249,6 @@ int store_restore_fixup(struct store *s, MDB_txn *txn, const struct store_dbs *d
 int store_swap_in(struct store *s, const char *path, uint64_t *reads_blocked_us);
 
 /* ---- store_hash.c ---- */
-uint32_t store_crc32c(uint32_t crc, const uint8_t *p, size_t n);
 int store_etcd_walk(struct store_read *r, int64_t upto, int64_t keep_rev, store_export_fn fn,
                     void *arg);
 

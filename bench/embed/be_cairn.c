@@ -157,7 +157,7 @@ static void run_phase(struct phase *ph, int threads, double seconds, void *(*fn)
     }
     memset(out, 0, sizeof(*out));
     be_mem_begin(out);
-    uint64_t syncs0 = be_syncs();
+    uint64_t syncs0 = be_syncs(), disk0 = be_disk_bytes();
     struct be_cpu cpu0 = be_cpu_now();
     uint64_t t0 = be_now_ns();
     ph->deadline_ns = t0 + (uint64_t)(seconds * 1e9);
@@ -172,6 +172,7 @@ static void run_phase(struct phase *ph, int threads, double seconds, void *(*fn)
     }
     out->seconds = (double)(be_now_ns() - t0) / 1e9;
     out->syncs = be_syncs() - syncs0;
+    out->disk_bytes = be_disk_bytes() - disk0;
     be_cpu_per_op(&cpu0, out->ops, out);
     be_mem_end(out);
     out->ops_per_s = (double)out->ops / out->seconds;

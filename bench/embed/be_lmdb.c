@@ -103,7 +103,7 @@ void be_lmdb_puts(struct be_lmdb *l, const struct be_opts *o, uint64_t first_key
     CAIRN_ASSERT(value != NULL && rec != NULL && h != NULL);
     memset(out, 0, sizeof(*out));
     be_mem_begin(out);
-    uint64_t syncs0 = be_syncs();
+    uint64_t syncs0 = be_syncs(), disk0 = be_disk_bytes();
     struct be_cpu cpu0 = be_cpu_now();
     uint64_t t0 = be_now_ns(), t = t0;
     uint64_t i = first_key, acc = 0;
@@ -128,6 +128,7 @@ void be_lmdb_puts(struct be_lmdb *l, const struct be_opts *o, uint64_t first_key
     out->txns = n_txns;
     out->seconds = (double)(be_now_ns() - t0) / 1e9;
     out->syncs = be_syncs() - syncs0;
+    out->disk_bytes = be_disk_bytes() - disk0;
     be_cpu_per_op(&cpu0, n_puts, out);
     be_mem_end(out);
     out->ops_per_s = (double)n_puts / out->seconds;

@@ -187,6 +187,23 @@ static uint64_t status_kb(const char *field)
     return kb;
 }
 
+uint64_t be_disk_bytes(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    if (!f)
+        return 0;
+    char line[128];
+    uint64_t n = 0;
+    for (int i = 0; i < 16 && fgets(line, sizeof(line), f); i++) {
+        if (strncmp(line, "write_bytes:", 12) == 0) {
+            n = strtoull(line + 12, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
 /* Resident anonymous bytes: statm's resident minus its shared (file-backed) pages. */
 static uint64_t anon_bytes(void)
 {

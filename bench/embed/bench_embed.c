@@ -67,7 +67,17 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-enum field { F_OPS_PER_S, F_P50, F_P99, F_USR_US, F_SYS_US, F_RSS_MIB, F_ANON_MIB, F_PER_SYNC };
+enum field {
+    F_OPS_PER_S,
+    F_P50,
+    F_P99,
+    F_USR_US,
+    F_SYS_US,
+    F_RSS_MIB,
+    F_ANON_MIB,
+    F_PER_SYNC,
+    F_DISK_KIB
+};
 
 static double field_of(const struct be_result *x, enum field f)
 {
@@ -86,6 +96,8 @@ static double field_of(const struct be_result *x, enum field f)
         return x->usr_us_per_op;
     case F_SYS_US:
         return x->sys_us_per_op;
+    case F_DISK_KIB:
+        return (double)x->disk_bytes / 1024 / (double)(x->ops ? x->ops : 1);
     case F_PER_SYNC:
         return x->syncs ? (double)x->ops / (double)x->syncs : 0;
     }
@@ -135,6 +147,8 @@ static void note(const char *what, int t, const struct be_result *x)
     if (x->syncs)
         printf("  %6" PRIu64 " syncs (%.2f ops/sync, %.2f ms/sync)", x->syncs,
                (double)x->ops / (double)x->syncs, x->seconds * 1e3 / (double)x->syncs);
+    if (x->disk_bytes)
+        printf("  %.2f KiB written/op", (double)x->disk_bytes / 1024 / (double)x->ops);
     if (x->raft_entries)
         printf("  %" PRIu64 " raft entries", x->raft_entries);
     printf("  cpu usr %.1f sys %.1f us/op  RSS %.1f -> %.1f MiB (anon peak %.1f)\n",
@@ -214,9 +228,9 @@ static void print_row(const struct be_opts *o, enum row row, int ts, const char 
              med(row, ts, runs, F_ANON_MIB));
     printf("%-16s %4d %11.0f %9.1f %9.1f", row_names[row], o->threads[ts], ops, p50, p99);
     if (row <= R_LOGPUT) {
-        printf(" %10.2f", med(row, ts, runs, F_PER_SYNC));
+        printf(" %10.2f %8.2f", med(row, ts, runs, F_PER_SYNC), med(row, ts, runs, F_DISK_KIB));
     } else {
-        printf(" %10s", "");
+        printf(" %10s %8s", "", "");
     }
     char cpu[32];
     snprintf(cpu, sizeof(cpu), "%.1f/%.1f", med(row, ts, runs, F_USR_US),
@@ -231,9 +245,10 @@ static void print_table(const struct be_opts *o)
            "%.2f s per phase; data under %s\n",
            runs, runs > 1 ? "s" : "", BE_KEY_BYTES, o->value_bytes, o->put_seconds, o->get_seconds,
            o->base_dir);
-    printf("%-16s %4s %11s %9s %9s %10s %13s %12s   %s\n", "", "T", "ops/s", "p50 us", "p99 us",
-           "puts/sync", "CPU us/op", "peak RSS MiB", "cairn / LMDB (ops/s)");
-    printf("%-16s %4s %11s %9s %9s %10s %13s %12s\n", "", "", "", "", "", "", "usr/sys", "(anon)");
+    printf("%-16s %4s %11s %9s %9s %10s %8s %13s %12s   %s\n", "", "T", "ops/s", "p50 us", "p99 us",
+           "puts/sync", "disk KiB", "CPU us/op", "peak RSS MiB", "cairn / LMDB (ops/s)");
+    printf("%-16s %4s %11s %9s %9s %10s %8s %13s %12s\n", "", "", "", "", "", "", "per put",
+           "usr/sys", "(anon)");
     for (int ts = 0; ts < o->n_threads; ts++) {
         double c = med(R_CPUT, ts, runs, F_OPS_PER_S);
         double kv = med(R_KVPUT, ts, runs, F_OPS_PER_S);

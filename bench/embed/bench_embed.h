@@ -41,6 +41,7 @@ struct be_result {
     double ops_per_s;      /* ops / seconds */
     double p50_us, p99_us; /* per-op latency */
     uint64_t syncs;        /* fdatasync calls during the phase (LMDB: one per write commit) */
+    uint64_t disk_bytes;   /* bytes the process sent to the disk (/proc/self/io write_bytes) */
     uint64_t txns;         /* LMDB phases: write transactions committed */
     uint64_t raft_entries; /* cairn puts: raft index advance during the phase */
     double usr_us_per_op;  /* process CPU time per op (all threads): user, */
@@ -80,6 +81,10 @@ uint64_t be_rand(uint64_t *state);
 /* fdatasync calls made by this process so far (LMDB calls it once per synced write commit;
  * be_util.c counts them by defining fdatasync, which liblmdb.so's calls bind to). */
 uint64_t be_syncs(void);
+
+/* Bytes this process has caused to be written to storage (/proc/self/io write_bytes: data
+ * and meta pages of every LMDB commit, counted when they are dirtied). 0 if unavailable. */
+uint64_t be_disk_bytes(void);
 
 /* Process CPU time (all threads) in seconds: user and system. */
 struct be_cpu {

@@ -14,6 +14,7 @@
 #include "cairn.h"
 
 #include <stddef.h>
+#include <time.h>
 #include <stdint.h>
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -41,5 +42,9 @@ CAIRN_NORETURN void cairn_assert_fail(const char *expr, const char *file, int li
  * the result is as aligned as the original object). */
 #define CAIRN_CONTAINER_OF(ptr, type, member)                                                      \
     ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/* The CLOCK_MONOTONIC time ms milliseconds from now, as pthread_cond_timedwait takes it
+ * (for condition variables created with pthread_condattr_setclock(CLOCK_MONOTONIC)). */
+struct timespec cairn_deadline_after_ms(uint64_t ms);
 
 #endif /* CAIRN_COMMON_H */

@@ -88,6 +88,10 @@ typedef int (*embed_copy_fn)(void *arg, const ProtobufCMessage *resp);
 int embed_call(struct cairn_node *nd, enum embed_method m, const ProtobufCMessage *req,
                embed_copy_fn copy, void *arg);
 
+/* The range end for "every key starting with prefix" into out (room for n + 1 bytes);
+ * returns its length ("\0", 1 byte, when the prefix is empty or all 0xff: every key). */
+size_t embed_prefix_end(const uint8_t *prefix, size_t n, uint8_t *out);
+
 /* Convert a store pair (mvccpb.KeyValue) to the public form; pointers alias kv's bytes. */
 struct Mvccpb__KeyValue;
 void embed_kv_from_pb(const struct Mvccpb__KeyValue *kv, struct cairn_kv *out);

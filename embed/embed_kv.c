@@ -9,6 +9,20 @@
 #define PAGE_DEFAULT 1000u
 #define PAGE_MAX     100000u
 
+size_t embed_prefix_end(const uint8_t *p, size_t n, uint8_t *out)
+{
+    size_t i = n;
+    while (i > 0 && p[i - 1] == 0xff)
+        i--;
+    if (i == 0) {
+        out[0] = 0;
+        return 1;
+    }
+    memcpy(out, p, i);
+    out[i - 1]++;
+    return i;
+}
+
 void embed_kv_from_pb(const struct Mvccpb__KeyValue *kv, struct cairn_kv *out)
 {
     CAIRN_ASSERT(kv != NULL && out != NULL);
@@ -188,22 +202,6 @@ struct cairn_iter {
     size_t page_len, pos;
 };
 
-/* The key after every key starting with prefix ("" → "\0": all keys), or 0 bytes if the
- * prefix is all 0xff (then the range is open-ended: "\0"). */
-static size_t prefix_end(const uint8_t *p, size_t n, uint8_t *out)
-{
-    size_t i = n;
-    while (i > 0 && p[i - 1] == 0xff)
-        i--;
-    if (i == 0) {
-        out[0] = 0;
-        return 1;
-    }
-    memcpy(out, p, i);
-    out[i - 1]++;
-    return i;
-}
-
 static int copy_page(void *arg, const ProtobufCMessage *m)
 {
     const Etcdserverpb__RangeResponse *r = (const Etcdserverpb__RangeResponse *)m;
@@ -289,7 +287,7 @@ int cairn_range(cairn_node *nd, const void *key, size_t key_len,
         memcpy(it->next_key, key, key_len);
     it->next_key_len = key_len;
     if (o.prefix) {
-        it->end_len = prefix_end(key, key_len, it->end);
+        it->end_len = embed_prefix_end(key, key_len, it->end);
     } else if (o.range_end) {
         if (o.range_end_len)
             memcpy(it->end, o.range_end, o.range_end_len);

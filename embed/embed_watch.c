@@ -119,6 +119,19 @@ static struct wbatch *batch_new(const Etcdserverpb__WatchResponse *r, int end)
     return b;
 }
 
+/* Under wt->mu: w joins the end of the ready list. */
+static void ready_push(struct embed_watch_thread *wt, struct cairn_watcher *w)
+{
+    CAIRN_ASSERT(!w->on_ready);
+    w->on_ready = 1;
+    w->ready_next = NULL;
+    if (wt->ready_tail)
+        wt->ready_tail->ready_next = w;
+    else
+        wt->ready_head = w;
+    wt->ready_tail = w;
+}
+
 /* Under wt->mu. */
 static void enqueue(struct cairn_watcher *w, struct wbatch *b)
 {
@@ -132,15 +145,8 @@ static void enqueue(struct cairn_watcher *w, struct wbatch *b)
         w->q_control++;
     else
         w->q_events++;
-    if (!w->on_ready) {
-        w->on_ready = 1;
-        w->ready_next = NULL;
-        if (wt->ready_tail)
-            wt->ready_tail->ready_next = w;
-        else
-            wt->ready_head = w;
-        wt->ready_tail = w;
-    }
+    if (!w->on_ready)
+        ready_push(wt, w);
     pthread_cond_signal(&wt->work);
 }
 
@@ -279,15 +285,8 @@ static void *watch_thread(void *arg)
             w->q_control--;
         else
             w->q_events--;
-        if (w->q_head) {
-            w->on_ready = 1;
-            w->ready_next = NULL;
-            if (wt->ready_tail)
-                wt->ready_tail->ready_next = w;
-            else
-                wt->ready_head = w;
-            wt->ready_tail = w;
-        }
+        if (w->q_head)
+            ready_push(wt, w); /* to the back: the others get their turn first */
         if (!w->cancelled) {
             w->in_callback = 1;
             pthread_mutex_unlock(&wt->mu);
@@ -343,26 +342,10 @@ static int start_thread(cairn_node *nd)
 
 /* ---- public ---- */
 
-static size_t prefix_end(const uint8_t *p, size_t n, uint8_t *out)
-{
-    size_t i = n;
-    while (i > 0 && p[i - 1] == 0xff)
-        i--;
-    if (i == 0) {
-        out[0] = 0;
-        return 1;
-    }
-    memcpy(out, p, i);
-    out[i - 1]++;
-    return i;
-}
-
 /* Wait (bounded) for the hub's answer to the create request. Under wt->mu. */
 static void wait_created(struct embed_watch_thread *wt, struct cairn_watcher *w)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += WATCH_CREATE_WAIT_MS / 1000;
+    struct timespec ts = cairn_deadline_after_ms(WATCH_CREATE_WAIT_MS);
     while (w->create_state == 0)
         if (pthread_cond_timedwait(&wt->done, &wt->mu, &ts) == ETIMEDOUT)
             break;
@@ -397,7 +380,7 @@ int cairn_watch(cairn_node *nd, const void *key, size_t key_len,
         end = malloc(key_len + 1);
         if (!end)
             return embed_error(CAIRN_ENOMEM, "out of memory");
-        end_len = prefix_end(key, key_len, end);
+        end_len = embed_prefix_end(key, key_len, end);
     }
     struct cairn_watcher *w = calloc(1, sizeof(*w));
     if (!w) {

@@ -429,14 +429,7 @@ int srv_stream_send(struct srv_call *c, const ProtobufCMessage *msg)
 
 int srv_stream_wait_room(struct srv_call *c, uint64_t timeout_ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(timeout_ms / 1000);
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = cairn_deadline_after_ms(timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&c->mu);
     while (rc == 0 && !c->sink && !c->dead && !c->finished && c->q_len >= c->q_cap / 2)

@@ -222,14 +222,7 @@ static void publish(struct srv_node *n)
 
 int srv_node_wait_ready(struct srv_node *n, uint64_t timeout_ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(timeout_ms / 1000);
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = cairn_deadline_after_ms(timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&n->pub_mu);
     while (n->pub.sole_voter && n->pub.lead == 0 && rc == 0)
@@ -1025,14 +1018,7 @@ static void wait_for_work(struct srv_node *n)
         uint64_t now = srv_now_ms();
         uint64_t wake = n->next_tick_ms > now ? n->next_tick_ms - now : 0;
         if (wake > 0) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += (time_t)(wake / 1000);
-            ts.tv_nsec += (long)(wake % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = cairn_deadline_after_ms(wake);
             pthread_cond_timedwait(&n->cv, &n->mu, &ts);
         }
     }
@@ -1369,9 +1355,7 @@ static void hand_off_leadership(struct srv_node *n)
     n->handoff_deadline_ms = srv_now_ms() + bound;
     n->handoff = 1;
     pthread_cond_signal(&n->cv);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(bound / 1000 + 1);
+    struct timespec ts = cairn_deadline_after_ms(bound + 1000);
     while (n->handoff == 1)
         if (pthread_cond_timedwait(&n->handoff_cv, &n->mu, &ts) != 0)
             break;

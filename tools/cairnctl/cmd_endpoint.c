@@ -218,17 +218,20 @@ int cmd_endpoint_hashkv(struct ctl *c)
     int64_t rev = ctl_flag_int(&c->p, "rev");
     Etcdserverpb__HashKVResponse *rs[EPS_MAX] = {0};
     int failed = 0;
+    /* etcdctl ends a hashkv that failed somewhere with the last failure as an Error line
+     * (endpoint status only exits 1) */
+    char last_error[CAIRN_CLIENT_MESSAGE_MAX + 32] = "";
     for (size_t i = 0; i < n; i++) {
         cairn_client *cl = NULL;
         struct cairn_client_status st;
         if (ctl_client_for(c, eps[i], &cl) != CTL_EXIT_OK) {
-            failed = 1;
+            failed = 1; /* its Error line is printed */
             continue;
         }
         int crc = cairn_client_hashkv(cl, rev, &rs[i], &st);
         if (crc < 0) {
-            fprintf(stderr, "Failed to get the hash of endpoint %s (%s)\n", eps[i],
-                    ctl_status_text(crc, &st));
+            snprintf(last_error, sizeof(last_error), "%s", ctl_status_text(crc, &st));
+            fprintf(stderr, "Failed to get the hash of endpoint %s (%s)\n", eps[i], last_error);
             failed = 1;
         }
         cairn_client_close(cl);
@@ -267,5 +270,8 @@ int cmd_endpoint_hashkv(struct ctl *c)
     for (size_t i = 0; i < n; i++)
         cairn_client_free(rs[i]);
     ctl_endpoints_free(eps, n);
+    fflush(stdout);
+    if (failed && last_error[0])
+        return ctl_error("%s", last_error);
     return failed ? CTL_EXIT_ERROR : CTL_EXIT_OK;
 }

@@ -130,6 +130,8 @@ int cmd_memory_set(struct ctl *c)
     const char *lim = ctl_flag_str(&c->p, "memory-limit");
     if ((!pct || !*pct) && (!lim || !*lim))
         return ctl_usage_error(c, "memory set needs --heap-percent and/or --memory-limit");
+    if (c->format != CTL_SIMPLE && c->format != CTL_JSON)
+        return ctl_format_unsupported(c); /* before the change is made, not after */
     Cairnpb__MemorySetRequest req = CAIRNPB__MEMORY_SET_REQUEST__INIT;
     req.heap_percent = (char *)(pct ? pct : "");
     req.memory_limit = (char *)(lim ? lim : "");
@@ -142,9 +144,13 @@ int cmd_memory_set(struct ctl *c)
     const Cairnpb__MemorySetResponse *r = (const Cairnpb__MemorySetResponse *)resp;
     char a[32], b[32];
     if (c->format == CTL_JSON) {
-        printf("{\"previous_heap_percent\":%" PRId32 ",\"previous_limit_bytes\":%" PRId64
-               ",\"heap_percent\":%" PRId32 ",\"limit_bytes\":%" PRId64 "}\n",
-               r->previous_heap_percent, r->previous_limit_bytes, r->heap_percent, r->limit_bytes);
+        json_t *o = json_object();
+        cj_set(o, "header", cj_header(r->header));
+        cj_set(o, "previous_heap_percent", cj_i64(r->previous_heap_percent));
+        cj_set(o, "previous_limit_bytes", cj_i64(r->previous_limit_bytes));
+        cj_set(o, "heap_percent", cj_i64(r->heap_percent));
+        cj_set(o, "limit_bytes", cj_i64(r->limit_bytes));
+        cj_print(stdout, o);
     } else {
         printf("heap percent: %" PRId32 " (was %" PRId32 ")\n", r->heap_percent,
                r->previous_heap_percent);

@@ -44,7 +44,8 @@ static void on_end(void *arg, enum srv_status code, const char *message)
     if (w->stream && w->got_message)
         return; /* answered already; the caller may have returned */
     w->code = (int)code;
-    snprintf(w->msg, sizeof(w->msg), "%s", message ? message : "");
+    if (message) /* only failures carry one: no formatting on the common path */
+        snprintf(w->msg, sizeof(w->msg), "%s", message);
     wake(w);
 }
 

@@ -50,6 +50,7 @@ struct srv_grpc {
 struct srv_call {
     struct srv_grpc *g;                /* NULL for an in-process call */
     const struct srv_local_sink *sink; /* in-process calls only */
+    const ProtobufCMessage *local_req; /* in-process: the request (see srv_local_request) */
     void *user;                        /* srv_call_user() */
     const struct srv_method *m;        /* NULL for the catch-all */
     grpc_call *call;
@@ -708,6 +709,8 @@ const struct srv_method *srv_call_method(const struct srv_call *c)
 
 size_t srv_call_request_bytes(const struct srv_call *c)
 {
+    if (c->sink && c->local_req) /* an in-process request is never encoded unless asked */
+        return protobuf_c_message_get_packed_size(c->local_req);
     return c->request_bytes;
 }
 
@@ -765,9 +768,13 @@ void srv_local_request(struct srv_call *c, const ProtobufCMessage *req)
     pthread_mutex_unlock(&c->mu);
     if (over) /* a stream the service ended already: nothing listens */
         return;
-    /* --max-request-bytes is checked against the wire size, as for a remote call */
-    c->request_bytes = protobuf_c_message_get_packed_size(req);
+    /* --max-request-bytes is checked against the wire size, as for a remote call: computed
+     * when a handler asks (srv_call_request_bytes), while req is known to be valid */
+    c->local_req = req;
+    c->request_bytes = 0;
     c->m->on_request(c, req);
+    if (c->m->kind == SRV_BIDI)
+        c->local_req = NULL; /* the caller may reuse req once this returns */
 }
 
 void srv_local_close(struct srv_call *c)

@@ -81,7 +81,7 @@ static void on_range(struct srv_call *call, const ProtobufCMessage *msg)
         srv_call_fail_code(call, rc);
         return;
     }
-    if (req->serializable) {
+    if (req->serializable || atomic_load(&n->reads_local)) {
         serve_range_local(n, call, req);
         return;
     }

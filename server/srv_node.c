@@ -212,6 +212,9 @@ static void publish(struct srv_node *n)
     for (uint32_t i = 0; i < st.conf.n_learners; i++)
         p.is_learner |= st.conf.learners[i] == n->member_id;
     p.sole_voter = st.conf.n_voters == 1 && st.conf.voters[0] == n->member_id;
+    /* the only voter and its leader: every acknowledged write is applied already (answers go
+     * out after the apply's commit), so a linearizable read needs no ReadIndex round */
+    atomic_store(&n->reads_local, p.sole_voter && p.lead == n->member_id && p.role == RAFT_LEADER);
     pthread_mutex_lock(&n->pub_mu);
     int news = p.lead != n->pub.lead;
     n->pub = p;

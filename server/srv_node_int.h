@@ -134,7 +134,8 @@ struct srv_node {
 
     /* published status */
     pthread_mutex_t pub_mu;
-    pthread_cond_t pub_cv; /* the leader changed */
+    pthread_cond_t pub_cv;  /* the leader changed */
+    atomic_int reads_local; /* linearizable reads may be served like serializable ones */
     struct srv_pub pub;
 
     /* node thread only */

@@ -39,6 +39,7 @@ uint64_t srv_now_ms(void)
  * arena, which the answer can free: nothing touches the request after the answer. */
 static void req_fail(struct srv_req *r, int code)
 {
+    CAIRN_ASSERT(r != NULL);
     void (*fin)(struct srv_req *) = r->on_free;
     struct srv_call *call = r->call;
     if (call)
@@ -49,6 +50,7 @@ static void req_fail(struct srv_req *r, int code)
 
 static void req_reply(struct srv_req *r, const ProtobufCMessage *msg)
 {
+    CAIRN_ASSERT(r != NULL && r->call != NULL);
     void (*fin)(struct srv_req *) = r->on_free;
     srv_call_reply(r->call, msg);
     if (fin)

@@ -264,7 +264,7 @@ static int st_entries(void *ctx, uint64_t lo, uint64_t hi, uint64_t max_bytes,
         if (out->mem == NULL) {
             rc = CAIRN_ENOMEM;
         } else {
-            size_t n2, bytes2;
+            size_t n2 = 0, bytes2 = 0; /* gcc -O3 cannot see entries_walk sets them */
             out->e = out->mem;
             rc = entries_walk(c, lo, hi, max_bytes, n, out->e,
                               (char *)out->mem + n * sizeof(struct raft_entry), &n2, &bytes2);

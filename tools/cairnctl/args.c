@@ -166,7 +166,7 @@ static void init_values(struct ctl_flag_value *vals, size_t *n, const struct ctl
                         size_t n_specs)
 {
     CAIRN_ASSERT(n_specs <= CTL_FLAGS_MAX);
-    char ignored[8];
+    char ignored[256]; /* defaults always parse; room for the message keeps gcc -O3 quiet */
     for (size_t i = 0; i < n_specs; i++) {
         vals[i].spec = &specs[i];
         vals[i].set = 0;

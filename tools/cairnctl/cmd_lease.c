@@ -59,7 +59,7 @@ int cmd_lease_revoke(struct ctl *c)
     CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE)
         return ctl_format_unsupported(c);
-    int64_t id;
+    int64_t id = 0;
     int rc = lease_arg(c, "revoke", &id);
     if (rc != CTL_EXIT_OK)
         return rc;
@@ -87,7 +87,7 @@ int cmd_lease_timetolive(struct ctl *c)
     CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE)
         return ctl_format_unsupported(c);
-    int64_t id;
+    int64_t id = 0;
     int rc = lease_arg(c, "timetolive", &id);
     if (rc != CTL_EXIT_OK)
         return rc;
@@ -211,7 +211,7 @@ int cmd_lease_keep_alive(struct ctl *c)
     CAIRN_ASSERT(c != NULL && c->p.cmd != NULL);
     if (c->format == CTL_TABLE)
         return ctl_format_unsupported(c);
-    int64_t id;
+    int64_t id = 0;
     int rc = lease_arg(c, "keep-alive", &id);
     if (rc != CTL_EXIT_OK)
         return rc;

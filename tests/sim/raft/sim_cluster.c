@@ -749,6 +749,7 @@ static void decommission_removed(struct sim *s)
 {
     struct sim_node *ref = NULL;
     struct raft_status st, best;
+    memset(&best, 0, sizeof(best)); /* set with ref; gcc -O3 cannot tell */
     for (uint64_t id = 1; id < s->next_id; id++) {
         struct sim_node *n = &s->nodes[id];
         if (!n->up)

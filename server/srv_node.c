@@ -720,6 +720,92 @@ static void after_membership(struct srv_node *n, const struct srv_cluster_effect
         srv_cluster_sync_transport(n);
 }
 
+/* What one Ready staged into the batch, kept for after the commit. */
+struct staged {
+    size_t n_committed;
+    struct store_result *res;
+    const Cairnpb__InternalRequest **irs;
+    struct store_op *ops;
+    struct srv_cluster_effect *fx;
+    uint64_t applied; /* the applied index once this part is committed */
+};
+
+/* Stage rd into b: entries, hard state, committed entries applied, conf state, log
+ * compaction. Nothing is answered here: that waits for the commit. */
+static void stage_ready(struct srv_node *n, struct store_batch *b, const struct raft_ready *rd,
+                        uint64_t applied_before, struct staged *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (rd->n_entries)
+        store_batch_append(b, rd->entries, rd->n_entries);
+    if (rd->hs_changed)
+        store_batch_set_hard_state(b, &rd->hs);
+    st->n_committed = rd->n_committed;
+    if (rd->n_committed) {
+        st->res = alloc_arena_alloc(n->batch_arena, rd->n_committed * sizeof(*st->res));
+        st->irs = alloc_arena_alloc(n->batch_arena, rd->n_committed * sizeof(*st->irs));
+        st->ops = alloc_arena_alloc(n->batch_arena, rd->n_committed * sizeof(*st->ops));
+        st->fx = alloc_arena_alloc(n->batch_arena, rd->n_committed * sizeof(*st->fx));
+        if (!st->res || !st->irs || !st->ops || !st->fx)
+            srv_node_fatal(CAIRN_ENOMEM, "apply batch");
+        for (size_t i = 0; i < rd->n_committed; i++)
+            stage_entry(n, b, &rd->committed[i], &st->irs[i], &st->ops[i], &st->res[i], &st->fx[i]);
+    }
+    if (rd->conf_changed) {
+        store_batch_set_conf_state(b, &rd->conf);
+        n->conf = rd->conf;
+    }
+    st->applied = rd->n_committed ? rd->committed[rd->n_committed - 1].index : applied_before;
+    uint64_t keep = log_keep(n);
+    if (n->cfg.snapshot_count > 0 && st->applied > n->cfg.snapshot_count + keep &&
+        st->applied - n->last_log_compact >= n->cfg.snapshot_count) {
+        store_batch_log_compact(b, st->applied - keep);
+        n->last_log_compact = st->applied;
+    }
+}
+
+/* After the commit: answer the proposers, feed leases and watches. */
+static void finish_staged(struct srv_node *n, const struct staged *st)
+{
+    int64_t revision = 0;
+    for (size_t i = 0; i < st->n_committed; i++) {
+        if (st->res[i].skipped)
+            continue;
+        if (st->res[i].revision)
+            revision = st->res[i].revision;
+        if (st->res[i].err == 0 && st->res[i].kind == STORE_OP_COMPACT)
+            n->compaction_pending = 1;
+        srv_lease_on_applied(n, &st->ops[i], &st->res[i]);
+        answer(n, st->irs[i], &st->res[i]);
+    }
+    if (st->n_committed) {
+        after_membership(n, st->fx, st->n_committed);
+        srv_watch_on_events(n->hub, st->res, st->n_committed, revision);
+    }
+}
+
+/*
+ * The only voter may count its own log before it is durable: a Ready that only appends
+ * (nothing applied, nothing to send, no snapshot or configuration change, no reads) is
+ * committed without a sync, raft counts the entries at once, and their apply goes into a
+ * second batch whose synced commit makes both durable. One fsync per write instead of two
+ * (the append's, then the apply's in the next Ready). Safe because nothing was promised on
+ * the unsynced part: no other member exists to see the commit index, no client is answered
+ * and no reader sees applied state before the synced commit, and a crash in between loses
+ * only the unacknowledged tail (LMDB keeps its integrity without the sync).
+ */
+static int can_apply_with_append(const struct srv_node *n, const struct raft_ready *rd)
+{
+    if (rd->n_entries == 0 || rd->n_committed || rd->n_msgs || rd->snapshot || rd->conf_changed ||
+        rd->n_reads)
+        return 0;
+    if (rd->role != RAFT_LEADER || n->removed_at_ms)
+        return 0;
+    const struct raft_conf_state *c = &n->conf;
+    return c->n_voters == 1 && c->voters[0] == n->member_id && c->n_voters_outgoing == 0 &&
+           c->n_learners == 0 && c->n_learners_next == 0;
+}
+
 static void handle_ready(struct srv_node *n)
 {
     struct raft_ready rd;
@@ -736,42 +822,39 @@ static void handle_ready(struct srv_node *n)
     int rc = store_batch_begin(n->store, flags, &b);
     if (rc < 0)
         srv_node_fatal(rc, "store_batch_begin");
-    if (rd.n_entries)
-        store_batch_append(b, rd.entries, rd.n_entries);
-    if (rd.hs_changed)
-        store_batch_set_hard_state(b, &rd.hs);
-    struct store_result *res = NULL;
-    const Cairnpb__InternalRequest **irs = NULL;
-    struct store_op *ops = NULL;
-    struct srv_cluster_effect *fx = NULL;
-    if (rd.n_committed) {
-        res = alloc_arena_alloc(n->batch_arena, rd.n_committed * sizeof(*res));
-        irs = alloc_arena_alloc(n->batch_arena, rd.n_committed * sizeof(*irs));
-        ops = alloc_arena_alloc(n->batch_arena, rd.n_committed * sizeof(*ops));
-        fx = alloc_arena_alloc(n->batch_arena, rd.n_committed * sizeof(*fx));
-        if (!res || !irs || !ops || !fx)
-            srv_node_fatal(CAIRN_ENOMEM, "apply batch");
-        for (size_t i = 0; i < rd.n_committed; i++)
-            stage_entry(n, b, &rd.committed[i], &irs[i], &ops[i], &res[i], &fx[i]);
+    struct staged parts[2];
+    size_t n_parts = 1;
+    int advanced = 0; /* rd was advanced already (its pointers are gone: no msgs, no reads) */
+    stage_ready(n, b, &rd, n->applied, &parts[0]);
+    if (can_apply_with_append(n, &rd)) {
+        /* rd's memory goes with this advance (parts[0] holds nothing of it: it applied
+         * nothing); role and lead are current in every Ready, the change flag carries over */
+        uint8_t soft_changed = rd.soft_changed;
+        rc = store_batch_commit_unsynced(b);
+        if (rc < 0)
+            srv_node_fatal(rc, "store_batch_commit");
+        b = NULL;
+        raft_advance(n->raft);
+        advanced = 1;
+        if (raft_has_ready(n->raft)) { /* the self-acknowledgement committed the entries */
+            raft_ready(n->raft, &rd);
+            advanced = 0;
+            CAIRN_ASSERT(!rd.snapshot && rd.n_entries == 0 && rd.n_msgs == 0);
+            rc = store_batch_begin(n->store, flags, &b);
+            if (rc < 0)
+                srv_node_fatal(rc, "store_batch_begin");
+            stage_ready(n, b, &rd, parts[0].applied, &parts[1]);
+            n_parts = 2;
+        }
+        rd.soft_changed |= soft_changed;
     }
-    if (rd.conf_changed) {
-        store_batch_set_conf_state(b, &rd.conf);
-        n->conf = rd.conf;
-    }
-    uint64_t applied = rd.n_committed ? rd.committed[rd.n_committed - 1].index : n->applied;
-    uint64_t keep = log_keep(n);
-    if (n->cfg.snapshot_count > 0 && applied > n->cfg.snapshot_count + keep &&
-        applied - n->last_log_compact >= n->cfg.snapshot_count) {
-        store_batch_log_compact(b, applied - keep);
-        n->last_log_compact = applied;
-    }
-    rc = store_batch_commit(b);
+    rc = b ? store_batch_commit(b) : store_sync(n->store);
     if (rc < 0)
         srv_node_fatal(rc, "store_batch_commit");
     /* votes and acknowledgements only once durable */
     n_unr += srv_peer_send(n->peers, rd.msgs, rd.n_msgs, 1, unreachable + n_unr,
                            UNREACHABLE_MAX - n_unr);
-    n->applied = applied;
+    n->applied = parts[n_parts - 1].applied;
     n->term = rd.hs.term;
     if (rd.soft_changed) {
         int leader = rd.role == RAFT_LEADER;
@@ -786,27 +869,14 @@ static void handle_ready(struct srv_node *n)
             fail_on_leader_change(n);
         n->last_lead = rd.lead;
     }
-
-    int64_t revision = 0;
-    for (size_t i = 0; i < rd.n_committed; i++) {
-        if (res[i].skipped)
-            continue;
-        if (res[i].revision)
-            revision = res[i].revision;
-        if (res[i].err == 0 && res[i].kind == STORE_OP_COMPACT)
-            n->compaction_pending = 1;
-        srv_lease_on_applied(n, &ops[i], &res[i]);
-        answer(n, irs[i], &res[i]);
-    }
-    if (rd.n_committed) {
-        after_membership(n, fx, rd.n_committed);
-        srv_watch_on_events(n->hub, res, rd.n_committed, revision);
-    }
+    for (size_t p = 0; p < n_parts; p++)
+        finish_staged(n, &parts[p]);
     for (size_t i = 0; i < rd.n_reads; i++)
         for (struct srv_read_batch *rb = n->read_batches; rb; rb = rb->next)
             if (rb->ctx == rd.reads[i].ctx)
                 rb->index = rd.reads[i].index ? rd.reads[i].index : 1;
-    raft_advance(n->raft);
+    if (!advanced)
+        raft_advance(n->raft);
     alloc_arena_reset(n->batch_arena);
     for (size_t i = 0; i < n_unr; i++)
         raft_report_unreachable(n->raft, unreachable[i]);

@@ -218,6 +218,14 @@ int store_batch_aux_del(struct store_batch *b, uint64_t index, uint8_t table, co
 /* Performs the batch, commits and syncs; frees the batch either way. 0 = durable. */
 int store_batch_commit(struct store_batch *b);
 
+/* The same without the sync: visible to readers, durable only with a later synced commit
+ * (or store_sync). A crash before then may lose it and every later unsynced batch, never
+ * an earlier synced one (LMDB keeps its integrity). For work nothing has been promised on. */
+int store_batch_commit_unsynced(struct store_batch *b);
+
+/* Make every committed batch durable (after store_batch_commit_unsynced). */
+int store_sync(struct store *s);
+
 /* ---- raft's view of the log (raft/raft_storage.h) ----------------------------------- */
 
 /* Fills st with functions reading this store (each in its own short read txn, so they

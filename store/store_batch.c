@@ -227,7 +227,37 @@ static int perform(struct store_batch *b, MDB_txn *txn, struct store_wtx *w)
     return rc;
 }
 
+static int batch_commit(struct store_batch *b, int sync);
+
 int store_batch_commit(struct store_batch *b)
+{
+    return batch_commit(b, 1);
+}
+
+int store_batch_commit_unsynced(struct store_batch *b)
+{
+    return batch_commit(b, 0);
+}
+
+int store_sync(struct store *s)
+{
+    CAIRN_ASSERT(s != NULL && s->env != NULL);
+    return store_lmdb_err(mdb_env_sync(s->env, 1));
+}
+
+/* MDB_NOSYNC for one commit: the writer holds the write lock, so no other commit sees it. */
+static int commit_txn(struct store *s, MDB_txn *txn, int sync)
+{
+    int nosync = !sync && !s->cfg.unsafe_no_sync;
+    int frc = nosync ? mdb_env_set_flags(s->env, MDB_NOSYNC, 1) : 0;
+    CAIRN_ASSERT(frc == 0);
+    int rc = store_lmdb_err(mdb_txn_commit(txn)); /* frees txn even when it fails */
+    frc = nosync ? mdb_env_set_flags(s->env, MDB_NOSYNC, 0) : 0;
+    CAIRN_ASSERT(frc == 0);
+    return rc;
+}
+
+static int batch_commit(struct store_batch *b, int sync)
 {
     CAIRN_ASSERT(b != NULL && b->open);
     struct store *s = b->s;
@@ -255,7 +285,7 @@ int store_batch_commit(struct store_batch *b)
             store_wtx_free(w);
         }
         if (rc == 0)
-            rc = store_lmdb_err(mdb_txn_commit(txn)); /* frees txn even when it fails */
+            rc = commit_txn(s, txn, sync);
         else
             mdb_txn_abort(txn);
         if (rc != STORE_ERR_MAPFULL)

@@ -222,9 +222,11 @@ static void run_once(const struct be_opts *o, int r)
     be_lmdb_close(kv);
     be_lmdb_close(lg);
     uint64_t syncs = be_syncs() - syncs0 - lmdb_syncs, txns = lmdb_txns(dirs[0]);
+    /* a lone voter commits an append-only Ready without a sync (its apply's synced commit
+     * covers both), so there may be more write txns than syncs, never fewer */
     printf("  cairn: %" PRIu64 " fdatasync calls counted, %" PRIu64
            " LMDB write txns in its data file%s\n",
-           syncs, txns, syncs == txns ? "" : "  (MISMATCH: the puts/sync figures are suspect)");
+           syncs, txns, syncs <= txns ? "" : "  (MISMATCH: the puts/sync figures are suspect)");
     for (int i = 0; i < 3; i++) {
         g_file_mib[i][r] = file_mib(dirs[i]);
         be_rmtree(dirs[i]);

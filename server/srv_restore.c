@@ -261,10 +261,15 @@ static int import_revisions(struct restore *x, struct store_import *im,
         if (rc < 0)
             break;
         last = main;
-        if (++done % PROGRESS_EVERY == 0 && progress)
-            progress(arg, done, x->total);
+        if (++done % PROGRESS_EVERY == 0 && progress && progress(arg, done, x->total) != 0)
+            rc = CAIRN_ECANCELED;
     }
     bolt_cursor_close(c);
+    if (rc == CAIRN_ECANCELED)
+        return fail(x, rc,
+                    "snapshot restore interrupted after %" PRIu64 " of %" PRIu64
+                    " revisions; nothing was kept",
+                    done, x->total);
     if (rc == CAIRN_ETOOLARGE)
         return fail(x, rc, "snapshot: a key is longer than cairn stores (%d bytes)",
                     STORE_MAX_KEY_BYTES);
@@ -327,8 +332,8 @@ static int import_snapshot(struct restore *x, struct store *s, srv_restore_progr
     rc = store_import_finish(im, compact, 0, 0);
     if (rc < 0)
         return fail(x, rc, "restore: import: %s", cairn_strerror(rc));
-    if (progress)
-        progress(arg, x->res->revisions, x->total);
+    if (progress && progress(arg, x->res->revisions, x->total) != 0)
+        return fail(x, CAIRN_ECANCELED, "snapshot restore interrupted; nothing was kept");
     return 0;
 }
 

@@ -45,8 +45,9 @@ struct srv_restore_result {
     uint64_t leases;
 };
 
-/* Called every few thousand revisions and once at the end (done == total). */
-typedef void (*srv_restore_progress_fn)(void *arg, uint64_t keys_done, uint64_t keys_total);
+/* Called every few thousand revisions and once at the end (done == total). A non-zero
+ * return stops the restore: it fails with CAIRN_ECANCELED and removes what it built. */
+typedef int (*srv_restore_progress_fn)(void *arg, uint64_t keys_done, uint64_t keys_total);
 
 /*
  * Builds o->data_dir. Returns 0 (res filled), or a negative code with a one-line message in
@@ -54,7 +55,8 @@ typedef void (*srv_restore_progress_fn)(void *arg, uint64_t keys_done, uint64_t 
  * \"X\" exists"), CAIRN_EINVAL (bad flags, name not in the cluster list, bump without
  * mark_compacted), CAIRN_ENOTFOUND (no hash trailer and no skip_hash_check, or no file),
  * CAIRN_ECORRUPT (hash mismatch, not an etcd snapshot), CAIRN_ETOOLARGE (a key longer than
- * cairn stores), CAIRN_EIO, CAIRN_ENOMEM. progress may be NULL.
+ * cairn stores), CAIRN_ECANCELED (progress asked to stop), CAIRN_EIO, CAIRN_ENOMEM. progress
+ * may be NULL.
  */
 int srv_restore_data_dir(const struct srv_restore_opts *o, srv_restore_progress_fn progress,
                          void *arg, struct srv_restore_result *res, char *err, size_t err_len);

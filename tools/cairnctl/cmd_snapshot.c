@@ -175,16 +175,20 @@ struct restore_progress {
     int shown;
 };
 
-static void restore_progress(void *arg, uint64_t done, uint64_t total)
+/* Returns non-zero after Ctrl-C or SIGTERM: the restore stops and removes what it built. */
+static int restore_progress(void *arg, uint64_t done, uint64_t total)
 {
     struct restore_progress *p = arg;
     int64_t now = mono_ns();
+    if (ctl_interrupted)
+        return 1;
     if (!p->tty || (done < total && now - p->last_ns < PROGRESS_EVERY_NS))
-        return;
+        return 0;
     fprintf(stderr, "\rsnapshot: imported %" PRIu64 " of %" PRIu64 " revisions (%" PRIu64 "%%)",
             done, total, total ? done * 100 / total : 100);
     p->last_ns = now;
     p->shown = 1;
+    return 0;
 }
 
 /* etcdctl 3.4 logs restore as zap JSON lines on standard error; so does this. */
@@ -241,6 +245,7 @@ int cmd_snapshot_restore(struct ctl *c)
         return ctl_error("data-dir \"%s\" exists", dir);
     cj_print(stderr, restore_log("restoring snapshot", o.snapshot_path, dir));
     struct restore_progress p = {.tty = isatty(2)};
+    ctl_catch_interrupts(); /* Ctrl-C stops the restore cleanly: no half-built directory */
     struct srv_restore_result r;
     char err[512];
     int64_t t0 = mono_ns();

@@ -160,7 +160,7 @@ struct progress_seen {
     uint64_t calls, last_done, last_total;
 };
 
-static void on_progress(void *arg, uint64_t done, uint64_t total)
+static int on_progress(void *arg, uint64_t done, uint64_t total)
 {
     struct progress_seen *p = arg;
     assert_true(done <= total);
@@ -168,6 +168,15 @@ static void on_progress(void *arg, uint64_t done, uint64_t total)
     p->calls++;
     p->last_done = done;
     p->last_total = total;
+    return 0;
+}
+
+/* Asks to stop at the first call (a Ctrl-C during the import). */
+static int stop_at_once(void *arg, uint64_t done, uint64_t total)
+{
+    (void)done, (void)total;
+    ++*(int *)arg;
+    return 1;
 }
 
 static void check_keys(struct store_read *rd, const struct model *md)
@@ -333,6 +342,14 @@ static void test_refusals_leave_nothing(void **state)
     assert_int_equal(srv_restore_data_dir(&o, NULL, NULL, &r, err, sizeof(err)), CAIRN_ECORRUPT);
     assert_non_null(strstr(err, "bucket \"key\""));
     assert_int_equal(count_entries("refused.data"), 0); /* neither the dir nor its .tmp- */
+    /* interrupted through progress: CAIRN_ECANCELED, nothing left behind */
+    o.snapshot_path = snap;
+    int stops = 0;
+    assert_int_equal(srv_restore_data_dir(&o, stop_at_once, &stops, &r, err, sizeof(err)),
+                     CAIRN_ECANCELED);
+    assert_int_equal(stops, 1);
+    assert_non_null(strstr(err, "interrupted"));
+    assert_int_equal(count_entries("refused.data"), 0);
     o.snapshot_path = nohash;
     assert_int_equal(srv_restore_data_dir(&o, NULL, NULL, &r, err, sizeof(err)), CAIRN_ENOTFOUND);
     assert_string_equal(err, "snapshot missing hash but --skip-hash-check=false");

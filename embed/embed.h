@@ -87,6 +87,9 @@ typedef int (*embed_copy_fn)(void *arg, const ProtobufCMessage *resp);
  */
 int embed_call(struct cairn_node *nd, enum embed_method m, const ProtobufCMessage *req,
                embed_copy_fn copy, void *arg);
+/* The same with SRV_LOCAL_* flags for the service (srv_local_set_flags). */
+int embed_call_flags(struct cairn_node *nd, enum embed_method m, const ProtobufCMessage *req,
+                     unsigned flags, embed_copy_fn copy, void *arg);
 
 /* The range end for "every key starting with prefix" into out (room for n + 1 bytes);
  * returns its length ("\0", 1 byte, when the prefix is empty or all 0xff: every key). */

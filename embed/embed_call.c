@@ -52,6 +52,12 @@ static void on_end(void *arg, enum srv_status code, const char *message)
 int embed_call(struct cairn_node *nd, enum embed_method m, const ProtobufCMessage *req,
                embed_copy_fn copy, void *arg)
 {
+    return embed_call_flags(nd, m, req, 0, copy, arg);
+}
+
+int embed_call_flags(struct cairn_node *nd, enum embed_method m, const ProtobufCMessage *req,
+                     unsigned flags, embed_copy_fn copy, void *arg)
+{
     CAIRN_ASSERT(nd != NULL && m < EMBED_METHOD_COUNT);
     const struct srv_method *method = nd->methods[m];
     CAIRN_ASSERT(method != NULL && req->descriptor == method->req_desc);
@@ -76,6 +82,8 @@ int embed_call(struct cairn_node *nd, enum embed_method m, const ProtobufCMessag
         return embed_error(rc, "%s",
                            rc == CAIRN_ESTOPPED ? "the node is closing" : cairn_strerror(rc));
     }
+    if (flags)
+        srv_local_set_flags(call, flags);
     srv_local_request(call, req);
     embed_leave(nd); /* what is left runs on the node thread, or is done */
     /* bounded: the node answers every request (its own timeouts, or "server stopped") */

@@ -250,7 +250,9 @@ static int fetch_page(struct cairn_iter *it)
     req.limit = it->end ? lim : 0;
     req.serializable = it->serializable != 0;
     req.keys_only = it->keys_only != 0;
-    return embed_call(it->nd, EMBED_RANGE, &req.base, copy_page, it);
+    /* the first page gives the total; later ones need not count the rest again */
+    return embed_call_flags(it->nd, EMBED_RANGE, &req.base, it->first_done ? SRV_LOCAL_NO_COUNT : 0,
+                            copy_page, it);
 }
 
 int cairn_range(cairn_node *nd, const void *key, size_t key_len,

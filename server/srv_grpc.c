@@ -51,6 +51,7 @@ struct srv_call {
     struct srv_grpc *g;                /* NULL for an in-process call */
     const struct srv_local_sink *sink; /* in-process calls only */
     const ProtobufCMessage *local_req; /* in-process: the request (see srv_local_request) */
+    unsigned local_flags;              /* in-process: SRV_LOCAL_* */
     void *user;                        /* srv_call_user() */
     const struct srv_method *m;        /* NULL for the catch-all */
     grpc_call *call;
@@ -775,6 +776,17 @@ void srv_local_request(struct srv_call *c, const ProtobufCMessage *req)
     c->m->on_request(c, req);
     if (c->m->kind == SRV_BIDI)
         c->local_req = NULL; /* the caller may reuse req once this returns */
+}
+
+void srv_local_set_flags(struct srv_call *c, unsigned flags)
+{
+    CAIRN_ASSERT(c->sink != NULL && (flags & ~SRV_LOCAL_NO_COUNT) == 0);
+    c->local_flags = flags;
+}
+
+unsigned srv_call_local_flags(const struct srv_call *c)
+{
+    return c->local_flags;
 }
 
 void srv_local_close(struct srv_call *c)

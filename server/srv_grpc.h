@@ -163,6 +163,13 @@ int srv_local_open(const struct srv_method *m, void *user, const struct srv_loca
  * (bidi, where services copy what they keep). */
 void srv_local_request(struct srv_call *c, const ProtobufCMessage *req);
 
+/* Options an in-process caller may set before srv_local_request (srv_call_local_flags reads
+ * them; 0 for gRPC calls). SRV_LOCAL_NO_COUNT: a Range page need not count the rest of the
+ * range (the caller pages through it and has the total). */
+#define SRV_LOCAL_NO_COUNT 1u
+void srv_local_set_flags(struct srv_call *c, unsigned flags);
+unsigned srv_call_local_flags(const struct srv_call *c);
+
 /* The caller is done: a stream still open is cancelled (the service's on_close runs with
  * cancelled = 1); the caller's reference is dropped. A unary call that has not ended yet
  * still ends normally (its sink is called); the call is freed after both let go. */

@@ -60,7 +60,8 @@ static void serve_range_local(struct srv_node *n, struct srv_call *call,
         return;
     }
     Etcdserverpb__RangeResponse *resp = NULL;
-    rc = store_range(rd, req, srv_call_allocator(call), &resp);
+    unsigned flags = srv_call_local_flags(call) & SRV_LOCAL_NO_COUNT ? STORE_RANGE_NO_COUNT : 0;
+    rc = store_range_flags(rd, req, flags, srv_call_allocator(call), &resp);
     if (rc < 0) {
         srv_call_fail_code(call, rc);
     } else {

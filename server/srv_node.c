@@ -365,7 +365,9 @@ static void serve_reads(struct srv_node *n, struct srv_req *r)
             req_fail(r, rc);
         } else {
             Etcdserverpb__RangeResponse *resp = NULL;
-            int e = store_range(rd, r->range, srv_call_allocator(r->call), &resp);
+            unsigned fl =
+                srv_call_local_flags(r->call) & SRV_LOCAL_NO_COUNT ? STORE_RANGE_NO_COUNT : 0;
+            int e = store_range_flags(rd, r->range, fl, srv_call_allocator(r->call), &resp);
             if (e < 0) {
                 req_fail(r, e);
             } else {

@@ -266,6 +266,14 @@ int store_read_state(struct store_read *r, struct store_state *st);
 int store_range(struct store_read *r, const Etcdserverpb__RangeRequest *req,
                 ProtobufCAllocator *arena, Etcdserverpb__RangeResponse **out);
 
+/* store_range with flags. STORE_RANGE_NO_COUNT: stop at limit (+1 for `more`) instead of
+ * counting every key in the range, so `count` is not the total; for a caller paging through
+ * a range who has the total from the first page (etcd's count makes each page cost the
+ * whole rest of the range). */
+#define STORE_RANGE_NO_COUNT 1u
+int store_range_flags(struct store_read *r, const Etcdserverpb__RangeRequest *req, unsigned flags,
+                      ProtobufCAllocator *arena, Etcdserverpb__RangeResponse **out);
+
 /*
  * Watch history: events for keys in [key, range_end) (same forms as range) with revision
  * >= pos->main (from pos->sub), in revision order, at most max_events per call. On return

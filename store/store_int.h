@@ -152,6 +152,7 @@ struct store_view {
     int64_t compact_rev; /* -1 = never */
     int copy;            /* 1: results must not point into LMDB (a write txn) */
     ProtobufCAllocator *arena;
+    int no_count; /* STORE_RANGE_NO_COUNT */
 };
 
 /* ---- store_env.c ---- */

@@ -156,12 +156,15 @@ struct kv_vec {
     size_t fetch_max; /* 0 = all */
     int64_t count;
     int count_only;
+    int stop_at_max; /* no count: the scan ends once fetch_max pairs are in */
     int oom;
 };
 
 static int collect(void *arg, const struct store_kv_ref *kv)
 {
     struct kv_vec *vec = arg;
+    if (vec->stop_at_max && vec->n >= vec->fetch_max)
+        return 1; /* a page without the count: the scan ends here */
     vec->count++;
     if (vec->count_only || (vec->fetch_max && vec->n >= vec->fetch_max))
         return 0; /* etcd counts every key in the range, whatever the limit */
@@ -293,6 +296,7 @@ int store_view_range(const struct store_view *v, const Etcdserverpb__RangeReques
     /* etcd fetches limit + 1 (for `more`) unless it must sort or filter everything first. */
     if (req->limit > 0 && order == ETCDSERVERPB__RANGE_REQUEST__SORT_ORDER__NONE && !filtered)
         vec.fetch_max = (size_t)req->limit + 1;
+    vec.stop_at_max = v->no_count && vec.fetch_max > 0 && !vec.count_only;
     MDB_cursor *c;
     int rc = store_lmdb_err(mdb_cursor_open(v->txn, v->db->kidx, &c));
     if (rc != 0)
@@ -335,7 +339,15 @@ int store_view_range(const struct store_view *v, const Etcdserverpb__RangeReques
 int store_range(struct store_read *r, const Etcdserverpb__RangeRequest *req,
                 ProtobufCAllocator *arena, Etcdserverpb__RangeResponse **out)
 {
+    return store_range_flags(r, req, 0, arena, out);
+}
+
+int store_range_flags(struct store_read *r, const Etcdserverpb__RangeRequest *req, unsigned flags,
+                      ProtobufCAllocator *arena, Etcdserverpb__RangeResponse **out)
+{
     CAIRN_ASSERT(r != NULL && r->txn != NULL);
-    struct store_view v = {r->txn, &r->s->db, r->rev, r->compact_rev, 0, arena};
+    CAIRN_ASSERT((flags & ~STORE_RANGE_NO_COUNT) == 0);
+    struct store_view v = {
+        r->txn, &r->s->db, r->rev, r->compact_rev, 0, arena, (flags & STORE_RANGE_NO_COUNT) != 0};
     return store_view_range(&v, req, out);
 }

@@ -36,7 +36,7 @@ static inline int64_t wtx_cur_rev(const struct store_wtx *w)
 
 static inline struct store_view wtx_view(const struct store_wtx *w)
 {
-    struct store_view v = {w->txn, w->db, wtx_cur_rev(w), w->compact_rev, 1, w->arena};
+    struct store_view v = {w->txn, w->db, wtx_cur_rev(w), w->compact_rev, 1, w->arena, 0};
     return v;
 }
 

@@ -169,6 +169,20 @@ static void test_range_forms(void **state)
     assert_int_equal(store_range(r, &req, f->a, &resp), 0);
     assert_int_equal(resp->n_kvs, 3); /* abc, b, c have mod revisions 4, 5, 6 */
     assert_int_equal(resp->count, 5); /* count is before the filters */
+    /* a page without the count: the same pairs and `more`, the scan stops past the limit */
+    req.min_mod_revision = 0;
+    req.keys_only = 0;
+    req.limit = 2;
+    assert_int_equal(store_range_flags(r, &req, STORE_RANGE_NO_COUNT, f->a, &resp), 0);
+    assert_int_equal(resp->n_kvs, 2);
+    assert_true(bin_is(resp->kvs[0]->key, "a"));
+    assert_true(bin_is(resp->kvs[1]->key, "ab"));
+    assert_true(resp->more);
+    assert_int_equal(resp->count, 3); /* limit + 1 counted, not the 5 in the range */
+    req.limit = 5;
+    assert_int_equal(store_range_flags(r, &req, STORE_RANGE_NO_COUNT, f->a, &resp), 0);
+    assert_int_equal(resp->n_kvs, 5);
+    assert_false(resp->more);
     store_read_end(r);
 }
 

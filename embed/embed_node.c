@@ -2,6 +2,7 @@
 #include "embed.h"
 
 #include "alloc.h"
+#include "srv_log.h"
 
 #include <sched.h>
 #include <stdarg.h>
@@ -148,6 +149,7 @@ int cairn_open(const cairn_config *cfg, cairn_node **out)
     cairn_node *nd = calloc(1, sizeof(*nd));
     if (!nd)
         return embed_error(CAIRN_ENOMEM, "out of memory");
+    srv_log_configure(SRV_LOG_INFO, "cairn"); /* lines say cairn, not cairnd; level at start */
     for (int i = 0; i < EMBED_METHOD_COUNT; i++) {
         nd->methods[i] = srv_node_method(method_paths[i]);
         CAIRN_ASSERT(nd->methods[i] != NULL);

@@ -1,6 +1,7 @@
 /* Membership: ids, the member table in the store's aux tables, bootstrap and join, and
  * applying membership entries. The Cluster service is srv_cluster_svc.c. */
 #include "srv_cluster_int.h"
+#include "srv_log.h"
 
 #include "common.h"
 #include "srv_node_int.h"
@@ -333,7 +334,7 @@ static int table_load(struct srv_node *n)
             if (pb && srv_cluster_member_from_pb(pb, &m) == 0 && c->n_members < SRV_MEMBERS_MAX)
                 c->members[c->n_members++] = m;
             else
-                fprintf(stderr, "cairnd: a member record does not decode; skipped\n");
+                srv_log(SRV_LOG_WARN, "a member record does not decode; skipped\n");
             if (pb)
                 etcdserverpb__member__free_unpacked(pb, NULL);
         }
@@ -549,7 +550,7 @@ int srv_cluster_open(struct srv_node *n, const struct store_state *st, uint64_t 
     if (rc == 0)
         rc = write_ids(n, err, err_len);
     if (rc == 0)
-        fprintf(stderr, "cairnd: member %" PRIx64 " of cluster %" PRIx64 " (%s)\n", n->member_id,
+        srv_log(SRV_LOG_INFO, "member %" PRIx64 " of cluster %" PRIx64 " (%s)\n", n->member_id,
                 n->cluster_id,
                 strcmp(n->cfg.initial_cluster_state, "new") == 0 ? "new cluster" : "joined");
     return rc;
@@ -606,7 +607,7 @@ void srv_cluster_sync_transport(struct srv_node *n)
         if (all[i].id == n->member_id || gone || !all[i].peer_urls[0])
             continue;
         if (srv_peer_set_addr(n->peers, all[i].id, all[i].peer_urls) < 0)
-            fprintf(stderr, "cairnd: cannot use peer URLs %s of member %" PRIx64 "\n",
+            srv_log(SRV_LOG_WARN, "cannot use peer URLs %s of member %" PRIx64 "\n",
                     all[i].peer_urls, all[i].id);
     }
 }

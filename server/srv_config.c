@@ -1,5 +1,6 @@
 /* etcd-compatible flags for cairnd: one table drives parsing, defaults and --help. */
 #include "server.h"
+#include "srv_log.h"
 
 #include "common.h"
 
@@ -175,6 +176,12 @@ static int finish(struct srv_config *c, char *err, size_t err_len)
     }
     if (c->max_txn_ops == 0 || c->max_request_bytes == 0) {
         errf(err, err_len, "--max-txn-ops and --max-request-bytes must be positive");
+        return CAIRN_EINVAL;
+    }
+    enum srv_log_level level;
+    if (srv_log_parse_level(c->log_level, &level) < 0) {
+        errf(err, err_len, "invalid --log-level \"%s\": want debug, info, warn or error",
+             c->log_level);
         return CAIRN_EINVAL;
     }
     if (c->initial_cluster[0] == '\0') {

@@ -1,5 +1,6 @@
 /* etcd's --config-file: a flat YAML mapping of flag names to values, read with libyaml. */
 #include "server.h"
+#include "srv_log.h"
 
 #include "common.h"
 
@@ -22,7 +23,7 @@ static int apply(struct srv_config *c, const char *key, const char *value, int l
 {
     int rc = srv_config_set(c, key, strlen(key), value, err, err_len);
     if (rc == CAIRN_ENOTFOUND) {
-        fprintf(stderr, "cairnd: config file line %d: ignoring unknown key \"%s\"\n", line, key);
+        srv_log(SRV_LOG_WARN, "config file line %d: ignoring unknown key \"%s\"\n", line, key);
         return 0;
     }
     if (rc < 0) {
@@ -84,7 +85,7 @@ int srv_config_load_yaml(struct srv_config *c, const char *path, char *err, size
         switch (ev.type) {
         case YAML_MAPPING_START_EVENT:
             if (++depth > 1) { /* nested sections (e.g. client-transport-security) */
-                fprintf(stderr, "cairnd: config file: ignoring section \"%s\"\n", st.key);
+                srv_log(SRV_LOG_WARN, "config file: ignoring section \"%s\"\n", st.key);
             }
             st.have_key = 0;
             break;

@@ -1,5 +1,6 @@
 /* The gRPC core dispatch layer: registered methods, catch-all, call lifetime, stream queues. */
 #include "srv_grpc.h"
+#include "srv_log.h"
 
 #include "alloc.h"
 #include "common.h"
@@ -865,7 +866,7 @@ static void *poll_thread(void *arg)
                 shutdown_at =
                     gpr_time_add(now, gpr_time_from_millis(SHUTDOWN_WAIT_MS, GPR_TIMESPAN));
             else if (gpr_time_cmp(now, shutdown_at) > 0) {
-                fprintf(stderr, "cairn: %ld gRPC calls still held at shutdown\n",
+                srv_log(SRV_LOG_WARN, "%ld gRPC calls still held at shutdown\n",
                         (long)atomic_load(&g->live_calls));
                 break;
             }

@@ -1,5 +1,6 @@
 /* etcdserverpb.Maintenance and grpc.health.v1.Health (etcdserverpb.Cluster: srv_cluster_svc.c). */
 #include "srv_errors.h"
+#include "srv_log.h"
 #include "srv_node_int.h"
 #include "srv_snapshot.h"
 
@@ -192,8 +193,8 @@ void srv_maint_handle(struct srv_node *n, struct srv_req *r)
             srv_call_fail_code(r->call, rc);
             return;
         }
-        fprintf(stderr,
-                "cairnd: defragmented: %" PRIu64 " -> %" PRIu64 " bytes, writes blocked %" PRIu64
+        srv_log(SRV_LOG_INFO,
+                "defragmented: %" PRIu64 " -> %" PRIu64 " bytes, writes blocked %" PRIu64
                 " us, reads blocked %" PRIu64 " us\n",
                 rep.db_bytes_before, rep.db_bytes_after, rep.writes_blocked_us,
                 rep.reads_blocked_us);

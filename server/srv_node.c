@@ -1,5 +1,6 @@
 /* The node: identity, startup and shutdown, the request queue and the raft Ready loop. */
 #include "srv_node_int.h"
+#include "srv_log.h"
 
 #include "alloc.h"
 #include "common.h"
@@ -479,7 +480,7 @@ static void install_snapshot(struct srv_node *n, struct srv_req *r)
     for (int i = 0; raft_has_ready(n->raft) && i < 64; i++)
         handle_ready(n);
     if (n->pending_restore) {
-        fprintf(stderr, "cairnd: snapshot at index %" PRIu64 " not needed; discarded\n",
+        srv_log(SRV_LOG_INFO, "snapshot at index %" PRIu64 " not needed; discarded\n",
                 n->pending_restore_index);
         store_restore_abort(n->pending_restore);
         n->pending_restore = NULL;
@@ -561,7 +562,7 @@ static const Cairnpb__InternalRequest *decode_entry(struct srv_node *n, const st
         cairnpb__internal_request__unpack(alloc_arena_protobuf(n->batch_arena), e->len, e->data);
     if (!ir) {
         /* every member decodes the same bytes: a bad entry is skipped identically */
-        fprintf(stderr, "cairnd: entry %llu does not decode; applied as a no-op\n",
+        srv_log(SRV_LOG_WARN, "entry %llu does not decode; applied as a no-op\n",
                 (unsigned long long)e->index);
         return NULL;
     }
@@ -628,7 +629,7 @@ static void answer(struct srv_node *n, const Cairnpb__InternalRequest *ir,
 
 void srv_node_fatal(int rc, const char *what)
 {
-    fprintf(stderr, "cairnd: fatal: %s failed: %s\n", what, cairn_strerror(rc));
+    srv_log(SRV_LOG_ERROR, "fatal: %s failed: %s\n", what, cairn_strerror(rc));
     abort(); /* like etcd's panic: never continue on a log or state we cannot write */
 }
 
@@ -649,7 +650,7 @@ static void restore_snapshot(struct srv_node *n, const struct raft_snapshot_meta
     n->compaction_pending = 1; /* finishes whatever compaction the copy had scheduled */
     srv_cluster_reload(n, &snap->conf);
     srv_watch_resync(n->hub); /* watchers resume from the installed history */
-    fprintf(stderr, "cairnd: installed a snapshot at index %" PRIu64 " (term %" PRIu64 ")\n",
+    srv_log(SRV_LOG_INFO, "installed a snapshot at index %" PRIu64 " (term %" PRIu64 ")\n",
             snap->index, snap->term);
 }
 
@@ -707,7 +708,7 @@ static void after_membership(struct srv_node *n, const struct srv_cluster_effect
         changed |= fx[i].changed;
         if (fx[i].self_removed && !n->removed_at_ms) {
             n->removed_at_ms = srv_now_ms();
-            fprintf(stderr, "cairnd: this member (%" PRIx64 ") was removed from the cluster\n",
+            srv_log(SRV_LOG_WARN, "this member (%" PRIx64 ") was removed from the cluster\n",
                     n->member_id);
         }
         if (fx[i].proposer != n->member_id || fx[i].request_id == 0)
@@ -948,7 +949,7 @@ void srv_node_move_leader(struct srv_node *n, struct srv_req *r)
         req_fail(r, rc);
         return;
     }
-    fprintf(stderr, "cairnd: moving leadership to %" PRIx64 "\n", r->target);
+    srv_log(SRV_LOG_INFO, "moving leadership to %" PRIx64 "\n", r->target);
     r->next = n->move_waiters; /* answered once the target leads (etcd waits too) */
     n->move_waiters = r;
 }
@@ -1018,7 +1019,7 @@ static void handoff_step(struct srv_node *n)
         return;
     }
     if (now >= n->handoff_deadline_ms) {
-        fprintf(stderr, "cairnd: leadership hand-off did not finish in time; stopping anyway\n");
+        srv_log(SRV_LOG_WARN, "leadership hand-off did not finish in time; stopping anyway\n");
         handoff_done(n);
         return;
     }
@@ -1029,7 +1030,7 @@ static void handoff_step(struct srv_node *n)
         handoff_done(n);
         return;
     }
-    fprintf(stderr, "cairnd: stopping: handing leadership to %" PRIx64 "\n", to);
+    srv_log(SRV_LOG_INFO, "stopping: handing leadership to %" PRIx64 "\n", to);
 }
 
 static void check_removed(struct srv_node *n)
@@ -1046,7 +1047,7 @@ static void check_removed(struct srv_node *n)
     if (!refused && srv_now_ms() - n->removed_at_ms < grace)
         return;
     n->removed_signalled = 1;
-    fprintf(stderr, "cairnd: %s; shutting down\n", SRV_PEER_ERR_REMOVED);
+    srv_log(SRV_LOG_WARN, "%s; shutting down\n", SRV_PEER_ERR_REMOVED);
     /* etcd exits too. Process-directed (not raise()): cairnd blocks SIGTERM in every thread
      * but its main, which stops the node cleanly on it. */
     kill(getpid(), SIGTERM);
@@ -1373,6 +1374,9 @@ int srv_node_start(const struct srv_config *cfg, struct srv_node **out, char *er
     if (!n)
         return CAIRN_ENOMEM;
     n->cfg = *cfg;
+    enum srv_log_level level = SRV_LOG_INFO;
+    (void)srv_log_parse_level(cfg->log_level, &level); /* checked by the config already */
+    srv_log_configure(level, NULL);
     grpc_init(); /* held for the node's lifetime: peer calls may run before the servers */
     pthread_mutex_init(&n->mu, NULL);
     pthread_mutex_init(&n->pub_mu, NULL);

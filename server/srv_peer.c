@@ -1,6 +1,7 @@
 /* The peer transport's sending side: one Stream call per peer, coalesced sends, acks,
  * reconnects with backoff, drop-and-report when a peer is down, snapshot sender threads. */
 #include "srv_peer_int.h"
+#include "srv_log.h"
 
 #include "common.h"
 #include "srv_peer_wire.h"
@@ -183,7 +184,7 @@ static void on_start(struct tag *tg, int ok)
         s->state = ST_UP;
         s->up_ms = now_ms();
         if (p->last_err[0])
-            fprintf(stderr, "cairnd: peer %" PRIx64 " (%s): stream up again\n", p->id, p->target);
+            srv_log(SRV_LOG_INFO, "peer %" PRIx64 " (%s): stream up again\n", p->id, p->target);
         p->last_err[0] = '\0';
         post_recv(s);
         kick(p);
@@ -250,11 +251,11 @@ static void note_failure(struct peer *p, struct stream *s)
         return;
     snprintf(p->last_err, sizeof(p->last_err), "%s", line);
     if (s->status == GRPC_STATUS_FAILED_PRECONDITION)
-        fprintf(stderr, "cairnd: peer %" PRIx64 " (%s) refused our stream: %s\n", p->id, p->target,
+        srv_log(SRV_LOG_WARN, "peer %" PRIx64 " (%s) refused our stream: %s\n", p->id, p->target,
                 msg);
     else
-        fprintf(stderr, "cairnd: peer %" PRIx64 " (%s) unreachable: status %d %s\n", p->id,
-                p->target, (int)s->status, msg[0] ? msg : "(no message)");
+        srv_log(SRV_LOG_WARN, "peer %" PRIx64 " (%s) unreachable: status %d %s\n", p->id, p->target,
+                (int)s->status, msg[0] ? msg : "(no message)");
 }
 
 static void on_status(struct tag *tg, int ok)
@@ -365,9 +366,8 @@ static void maintain(struct peer *p, uint64_t now)
         grpc_call_cancel(s->call, NULL);
     } else if (s->state == ST_UP && s->sent_since_ack &&
                now - s->first_unacked_ms > t->cfg.dead_after_ms) {
-        fprintf(stderr,
-                "cairnd: peer %" PRIx64 " (%s): no acknowledgement for %" PRIu64
-                " ms; reconnecting\n",
+        srv_log(SRV_LOG_WARN,
+                "peer %" PRIx64 " (%s): no acknowledgement for %" PRIu64 " ms; reconnecting\n",
                 p->id, p->target, now - s->first_unacked_ms);
         s->cancel_reason = "no acknowledgement (peer silent)";
         grpc_call_cancel(s->call, NULL);
@@ -483,8 +483,7 @@ int srv_peer_set_addr(struct srv_peer_transport *t, uint64_t id, const char *pee
     p->gone = 0;
     if (strcmp(p->target, target) != 0) {
         if (p->target[0])
-            fprintf(stderr, "cairnd: peer %" PRIx64 " moves from %s to %s\n", id, p->target,
-                    target);
+            srv_log(SRV_LOG_INFO, "peer %" PRIx64 " moves from %s to %s\n", id, p->target, target);
         snprintf(p->target, sizeof(p->target), "%s", target);
         if (p->st)
             grpc_call_cancel(p->st->call, NULL); /* reconnects to the new address */
@@ -587,16 +586,16 @@ static void *snapshot_thread(void *arg)
     memcpy(target, p->target, sizeof(target));
     pthread_mutex_unlock(&p->mu);
     char err[256] = "";
-    fprintf(stderr, "cairnd: sending a snapshot to peer %" PRIx64 " (%s)\n", p->id, target);
+    srv_log(SRV_LOG_INFO, "sending a snapshot to peer %" PRIx64 " (%s)\n", p->id, target);
     uint64_t t0 = now_ms(), bytes = 0;
     int rc = srv_peer_snapshot_send(t->cfg.store, target, t->cfg.cluster_id, &j->m, &t->stopping,
                                     &bytes, err, sizeof(err));
     if (rc == 0)
-        fprintf(stderr,
-                "cairnd: snapshot sent to peer %" PRIx64 " (%" PRIu64 " bytes in %" PRIu64 " ms)\n",
-                p->id, bytes, now_ms() - t0);
+        srv_log(SRV_LOG_INFO,
+                "snapshot sent to peer %" PRIx64 " (%" PRIu64 " bytes in %" PRIu64 " ms)\n", p->id,
+                bytes, now_ms() - t0);
     else if (!atomic_load(&t->stopping))
-        fprintf(stderr, "cairnd: snapshot to peer %" PRIx64 " failed: %s\n", p->id,
+        srv_log(SRV_LOG_WARN, "snapshot to peer %" PRIx64 " failed: %s\n", p->id,
                 err[0] ? err : cairn_strerror(rc));
     atomic_fetch_add(rc == 0 ? &t->snaps_ok : &t->snaps_bad, 1);
     pthread_mutex_lock(&p->mu);

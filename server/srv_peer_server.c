@@ -2,6 +2,7 @@
  * gRPC server. Calls are checked against the cluster id, this member's id and the removed
  * members; messages go to the node thread through its request queue. */
 #include "common.h"
+#include "srv_log.h"
 #include "srv_cluster.h"
 #include "srv_node_int.h"
 #include "srv_peer.h"
@@ -42,8 +43,8 @@ static void log_refusal(struct srv_node *n, const char *what, uint64_t from, uin
     if (last && now - last < REFUSAL_LOG_EVERY_MS)
         return;
     atomic_store(&n->peer_refusal_log_ms, now);
-    fprintf(stderr,
-            "cairnd: rejected a peer stream from member %" PRIx64 " (cluster %" PRIx64
+    srv_log(SRV_LOG_WARN,
+            "rejected a peer stream from member %" PRIx64 " (cluster %" PRIx64
             "): %s (local member %" PRIx64 ", cluster %" PRIx64 ")\n",
             from, cid, what, n->member_id, n->cluster_id);
 }
@@ -217,9 +218,9 @@ static void on_snap_request(struct srv_call *call, const ProtobufCMessage *msg)
             snap_fail(call, rx, SRV_INTERNAL, cairn_strerror(rc));
             return;
         }
-        fprintf(stderr,
-                "cairnd: receiving a snapshot (%" PRIu64 " bytes, index %" PRIu64
-                ") from member %" PRIx64 "\n",
+        srv_log(SRV_LOG_INFO,
+                "receiving a snapshot (%" PRIu64 " bytes, index %" PRIu64 ") from member %" PRIx64
+                "\n",
                 rx->size, rx->msg->msgs[0].snapshot->index, rx->from);
     }
     if (rx->got + ch->data.len > rx->size) {

@@ -21,6 +21,7 @@ static cairn_node *open_node(void)
     cairn_config *c;
     assert_int_equal(cairn_config_new(&c), 0);
     assert_int_equal(cairn_config_set(c, "data-dir", dir), 0);
+    assert_int_equal(cairn_config_set(c, "log-level", "warn"), 0); /* no "member ..." lines */
     cairn_node *n = NULL;
     int rc = cairn_open(c, &n);
     if (rc != 0)
@@ -62,6 +63,12 @@ static void test_config_errors(void **state)
     assert_non_null(strstr(cairn_errmsg(), "no-such-option"));
     assert_int_equal(cairn_config_set(c, "snapshot-count", "lots"), CAIRN_EINVAL);
     assert_true(cairn_errmsg()[0] != '\0');
+    /* a bad level is refused at open (the config checks it as a whole there) */
+    assert_int_equal(cairn_config_set(c, "log-level", "loud"), 0);
+    cairn_node *none = NULL;
+    assert_int_equal(cairn_open(c, &none), CAIRN_EINVAL);
+    assert_non_null(strstr(cairn_errmsg(), "--log-level"));
+    assert_int_equal(cairn_config_set(c, "log-level", "info"), 0);
     const char *argv[] = {"prog", "--name=x", "--bogus", "1"};
     assert_int_equal(cairn_config_parse_args(c, 4, argv), CAIRN_EINVAL);
     assert_int_equal(cairn_config_load_file(c, "/nonexistent/cairn.yaml"), CAIRN_EINVAL);

@@ -180,7 +180,8 @@ static int finish(struct srv_config *c, char *err, size_t err_len)
     }
     enum srv_log_level level;
     if (srv_log_parse_level(c->log_level, &level) < 0) {
-        errf(err, err_len, "invalid --log-level \"%s\": want debug, info, warn or error",
+        errf(err, err_len,
+             "invalid --log-level \"%s\": want debug, info, warn, error (or panic, fatal)",
              c->log_level);
         return CAIRN_EINVAL;
     }

@@ -26,7 +26,11 @@ int srv_log_parse_level(const char *s, enum srv_log_level *out)
                  {"info", SRV_LOG_INFO},
                  {"warn", SRV_LOG_WARN},
                  {"warning", SRV_LOG_WARN},
-                 {"error", SRV_LOG_ERROR}};
+                 {"error", SRV_LOG_ERROR},
+                 /* zap's higher levels, which etcd accepts: cairn has nothing above error */
+                 {"dpanic", SRV_LOG_ERROR},
+                 {"panic", SRV_LOG_ERROR},
+                 {"fatal", SRV_LOG_ERROR}};
     for (size_t i = 0; s && i < CAIRN_ARRAY_LEN(names); i++)
         if (strcasecmp(s, names[i].name) == 0) {
             *out = names[i].level;

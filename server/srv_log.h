@@ -16,7 +16,8 @@ enum srv_log_level {
     SRV_LOG_ERROR,
 };
 
-/* "debug", "info", "warn" (or "warning"), "error": 0, else CAIRN_EINVAL. */
+/* "debug", "info", "warn" (or "warning"), "error" (and zap's "dpanic", "panic", "fatal",
+ * which etcd accepts, as error): 0, else CAIRN_EINVAL. */
 int srv_log_parse_level(const char *s, enum srv_log_level *out);
 
 /* The least level written (default info) and the prefix ("cairnd" by default; the embedded

@@ -68,6 +68,8 @@ static void test_parse(void **state)
     assert_int_equal(l, SRV_LOG_WARN);
     assert_int_equal(srv_log_parse_level("ERROR", &l), 0);
     assert_int_equal(l, SRV_LOG_ERROR);
+    assert_int_equal(srv_log_parse_level("fatal", &l), 0); /* etcd takes zap's levels */
+    assert_int_equal(l, SRV_LOG_ERROR);
     assert_int_equal(srv_log_parse_level("loud", &l), CAIRN_EINVAL);
     assert_int_equal(srv_log_parse_level(NULL, &l), CAIRN_EINVAL);
     /* the config refuses a bad --log-level with a message naming it */

@@ -123,6 +123,52 @@ int store_view_load(MDB_txn *txn, const struct store_dbs *db, int64_t *rev, int6
     return rc;
 }
 
+/* The revisions of the snapshot txn reads, from the cache when another reader of the same
+ * snapshot loaded them (seqlock read: retried a bounded number of times, then loaded). */
+static int view_of(struct store *s, MDB_txn *txn, int64_t *rev, int64_t *compact)
+{
+    uint64_t key = (uint64_t)mdb_txn_id(txn) + 1; /* 0 = nothing cached */
+    for (int tries = 0; tries < 4; tries++) {
+        uint64_t seq = atomic_load_explicit(&s->view_seq, memory_order_acquire);
+        if (seq & 1)
+            break; /* being filled: load it ourselves */
+        uint64_t id = atomic_load_explicit(&s->view_txnid, memory_order_relaxed);
+        int64_t r = atomic_load_explicit(&s->view_rev, memory_order_relaxed);
+        int64_t c = atomic_load_explicit(&s->view_compact, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&s->view_seq, memory_order_relaxed) != seq)
+            continue;
+        if (id != key)
+            break;
+        *rev = r;
+        *compact = c;
+        return 0;
+    }
+    int rc = store_view_load(txn, &s->db, rev, compact);
+    if (rc == 0 && pthread_mutex_trylock(&s->view_fill_mu) == 0) {
+        atomic_fetch_add_explicit(&s->view_seq, 1, memory_order_relaxed); /* odd: writing */
+        atomic_thread_fence(memory_order_release);
+        atomic_store_explicit(&s->view_txnid, key, memory_order_relaxed);
+        atomic_store_explicit(&s->view_rev, *rev, memory_order_relaxed);
+        atomic_store_explicit(&s->view_compact, *compact, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->view_seq, 1, memory_order_release); /* even: done */
+        pthread_mutex_unlock(&s->view_fill_mu);
+    }
+    return rc;
+}
+
+/* A new environment (open, restore, defragment) restarts txn ids: forget the cache. Called
+ * with no reader inside (the gate is exclusive or the store is not open yet). */
+static void view_forget(struct store *s)
+{
+    pthread_mutex_lock(&s->view_fill_mu);
+    atomic_fetch_add_explicit(&s->view_seq, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&s->view_txnid, 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->view_seq, 1, memory_order_release);
+    pthread_mutex_unlock(&s->view_fill_mu);
+}
+
 int store_read_begin(struct store *s, struct store_read **out)
 {
     CAIRN_ASSERT(s != NULL && out != NULL);
@@ -152,7 +198,7 @@ int store_read_begin(struct store *s, struct store_read **out)
     }
     r->s = s;
     r->txn = txn;
-    rc = store_view_load(txn, &s->db, &r->rev, &r->compact_rev);
+    rc = view_of(s, txn, &r->rev, &r->compact_rev);
     if (rc != 0) {
         mdb_txn_abort(txn);
         store_gate_exit(&s->gate);
@@ -259,6 +305,7 @@ static int open_dbs(struct store *s)
 int store_env_open(struct store *s)
 {
     CAIRN_ASSERT(s->env == NULL && s->map_bytes > 0);
+    view_forget(s);
     int rc = mdb_env_create(&s->env);
     if (rc != 0)
         return store_lmdb_err(rc);
@@ -439,6 +486,7 @@ int store_open(const struct store_config *cfg, struct store **out)
         s->map_bytes = s->map_max_bytes;
     CAIRN_ASSERT(pthread_mutex_init(&s->write_mu, NULL) == 0);
     CAIRN_ASSERT(pthread_mutex_init(&s->pool_mu, NULL) == 0);
+    CAIRN_ASSERT(pthread_mutex_init(&s->view_fill_mu, NULL) == 0);
     gate_init(&s->gate);
     remove_tmp_files(s->dir);
     rc = store_env_open(s);
@@ -459,6 +507,7 @@ void store_close(struct store *s)
     free(s->batch.recs);
     gate_destroy(&s->gate);
     pthread_mutex_destroy(&s->pool_mu);
+    pthread_mutex_destroy(&s->view_fill_mu);
     pthread_mutex_destroy(&s->write_mu);
     free(s->dir);
     free(s->path);

@@ -25,6 +25,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define STORE_FORMAT_VERSION 1
@@ -119,6 +120,14 @@ struct store {
     pthread_mutex_t pool_mu;
     MDB_txn *pool[STORE_READ_POOL_MAX]; /* reset read txns, renewed on demand */
     uint32_t n_pool;
+    /* The revisions a read txn sees, by LMDB txn id: immutable for an id, so any reader may
+     * fill it; readers of the same snapshot skip the two meta lookups. A seqlock: odd while
+     * being written (a filler holds view_fill_mu, taken with trylock: never waited for). */
+    atomic_uint_fast64_t view_seq;
+    atomic_uint_fast64_t view_txnid;
+    atomic_int_fast64_t view_rev;
+    atomic_int_fast64_t view_compact;
+    pthread_mutex_t view_fill_mu;
     struct store_batch batch; /* the one batch (write_mu held while open) */
     uint64_t map_grows;       /* statistics */
     uint64_t batch_retries;

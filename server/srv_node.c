@@ -1275,6 +1275,23 @@ const struct srv_method *srv_node_method(const char *path)
     return NULL;
 }
 
+/* A gRPC server on the URLs of flag (none: no server, *n_listen = 0) with gc's methods. */
+static int start_server(const char *urls, const char *flag, struct srv_grpc_config *gc,
+                        struct srv_grpc **out, size_t *n_listen, char *err, size_t err_len)
+{
+    char addrs[8][CAIRN_URL_HOST_MAX + 8];
+    const char *listen[8];
+    int rc = listen_addrs(urls, flag, addrs, 8, n_listen, err, err_len);
+    if (rc < 0 || *n_listen == 0)
+        return rc;
+    CAIRN_ASSERT(*n_listen <= CAIRN_ARRAY_LEN(listen));
+    for (size_t i = 0; i < *n_listen; i++)
+        listen[i] = addrs[i];
+    gc->listen = listen; /* srv_grpc_start binds them before it returns */
+    gc->n_listen = *n_listen;
+    return srv_grpc_start(gc, out, err, err_len);
+}
+
 static int start_grpc(struct srv_node *n, char *err, size_t err_len)
 {
     if (!n->cfg.listen_client_urls[0])
@@ -1286,27 +1303,16 @@ static int start_grpc(struct srv_node *n, char *err, size_t err_len)
             CAIRN_ASSERT(nm < CAIRN_ARRAY_LEN(methods));
             methods[nm++] = client_tables[t].m[i];
         }
-    char addrs[8][CAIRN_URL_HOST_MAX + 8];
-    const char *listen[8];
-    size_t n_listen = 0;
-    int rc = listen_addrs(n->cfg.listen_client_urls, "listen-client-urls", addrs, 8, &n_listen, err,
-                          err_len);
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; i < n_listen; i++)
-        listen[i] = addrs[i];
+    /* etcd: the gRPC limit is the request limit plus 512 KiB of framing allowance */
     struct srv_grpc_config gc = {
-        .listen = listen,
-        .n_listen = n_listen,
-        /* etcd: the gRPC limit is the request limit plus 512 KiB of framing allowance */
         .max_recv_bytes = n->cfg.max_request_bytes + 512 * 1024,
         .stream_queue_max = 256,
         .methods = methods,
         .n_methods = nm,
         .user = n,
     };
-    n->n_client_listen = n_listen;
-    return srv_grpc_start(&gc, &n->grpc, err, err_len);
+    return start_server(n->cfg.listen_client_urls, "listen-client-urls", &gc, &n->grpc,
+                        &n->n_client_listen, err, err_len);
 }
 
 /* The peer URLs serve cairnpb.Peer (raft messages, snapshots) and etcdserverpb.Cluster (a
@@ -1325,18 +1331,7 @@ static int start_peers(struct srv_node *n, char *err, size_t err_len)
         if (strcmp(srv_lease_methods[i].path, "/etcdserverpb.Lease/LeaseTimeToLive") == 0)
             methods[nm++] = srv_lease_methods[i];
     CAIRN_ASSERT(nm <= CAIRN_ARRAY_LEN(methods));
-    char addrs[8][CAIRN_URL_HOST_MAX + 8];
-    const char *listen[8];
-    size_t n_listen = 0;
-    int rc = listen_addrs(n->cfg.listen_peer_urls, "listen-peer-urls", addrs, 8, &n_listen, err,
-                          err_len);
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; i < n_listen; i++)
-        listen[i] = addrs[i];
     struct srv_grpc_config gc = {
-        .listen = listen,
-        .n_listen = n_listen,
         .max_recv_bytes = SRV_PEER_MSG_MAX_BYTES,
         .stream_queue_max = 64,
         .methods = methods,
@@ -1345,7 +1340,9 @@ static int start_peers(struct srv_node *n, char *err, size_t err_len)
     };
     /* no peer URLs (an embedded one-member node): nothing to listen on, and the transport
      * below stays empty unless members are added, which would need the peer URLs */
-    rc = n_listen > 0 ? srv_grpc_start(&gc, &n->peer_grpc, err, err_len) : 0;
+    size_t n_listen = 0;
+    int rc = start_server(n->cfg.listen_peer_urls, "listen-peer-urls", &gc, &n->peer_grpc,
+                          &n_listen, err, err_len);
     if (rc < 0)
         return rc;
     uint64_t election = n->cfg.election_timeout_ms;

@@ -217,14 +217,9 @@ static void submit_change(struct srv_call *call, int op, const ProtobufCMessage 
             forward(n, call, op, msg, p.lead);
         return;
     }
-    struct srv_req *r = arena_alloc(call, sizeof(*r));
-    if (!r) {
-        srv_call_fail_code(call, CAIRN_ENOMEM);
+    struct srv_req *r = srv_node_call_req(call, SRV_REQ_MEMBER);
+    if (!r)
         return;
-    }
-    memset(r, 0, sizeof(*r));
-    r->kind = SRV_REQ_MEMBER;
-    r->call = call;
     r->id = atomic_fetch_add(&n->next_id, 1);
     r->member_op = op;
     r->member_req = msg;

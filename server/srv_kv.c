@@ -86,15 +86,9 @@ static void on_range(struct srv_call *call, const ProtobufCMessage *msg)
         serve_range_local(n, call, req);
         return;
     }
-    ProtobufCAllocator *a = srv_call_allocator(call);
-    struct srv_req *r = a->alloc(a->allocator_data, sizeof(*r));
-    if (!r) {
-        srv_call_fail_code(call, CAIRN_ENOMEM);
+    struct srv_req *r = srv_node_call_req(call, SRV_REQ_READ);
+    if (!r)
         return;
-    }
-    memset(r, 0, sizeof(*r));
-    r->kind = SRV_REQ_READ;
-    r->call = call;
     r->range = req;
     srv_node_submit(n, r);
 }

@@ -61,15 +61,9 @@ static void on_ttl(struct srv_call *call, const ProtobufCMessage *msg)
     struct srv_node *n = node_of(call);
     const Etcdserverpb__LeaseTimeToLiveRequest *req =
         (const Etcdserverpb__LeaseTimeToLiveRequest *)msg;
-    ProtobufCAllocator *a = srv_call_allocator(call);
-    struct srv_req *r = a->alloc(a->allocator_data, sizeof(*r));
-    if (!r) {
-        srv_call_fail_code(call, CAIRN_ENOMEM);
+    struct srv_req *r = srv_node_call_req(call, SRV_REQ_LEASE_TTL);
+    if (!r)
         return;
-    }
-    memset(r, 0, sizeof(*r));
-    r->kind = SRV_REQ_LEASE_TTL;
-    r->call = call;
     r->lease_id = req->id;
     r->lease_keys = req->keys;
     srv_node_submit(n, r);

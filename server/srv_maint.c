@@ -18,12 +18,6 @@ static struct srv_node *node_of(struct srv_call *call)
     return srv_call_user(call);
 }
 
-static void *arena_alloc(struct srv_call *call, size_t size)
-{
-    ProtobufCAllocator *a = srv_call_allocator(call);
-    return a->alloc(a->allocator_data, size);
-}
-
 static int current_state(struct srv_node *n, struct store_state *st)
 {
     struct store_read *rd;
@@ -158,14 +152,9 @@ static void on_hash_kv(struct srv_call *call, const ProtobufCMessage *msg)
 
 static void submit_simple(struct srv_call *call, enum srv_req_kind kind, uint64_t target)
 {
-    struct srv_req *r = arena_alloc(call, sizeof(*r));
-    if (!r) {
-        srv_call_fail_code(call, CAIRN_ENOMEM);
+    struct srv_req *r = srv_node_call_req(call, kind);
+    if (!r)
         return;
-    }
-    memset(r, 0, sizeof(*r));
-    r->kind = kind;
-    r->call = call;
     r->target = target;
     srv_node_submit(node_of(call), r);
 }

@@ -138,18 +138,28 @@ static uint8_t *pack_internal(struct srv_node *n, ProtobufCAllocator *a, uint64_
     return data;
 }
 
+struct srv_req *srv_node_call_req(struct srv_call *call, enum srv_req_kind kind)
+{
+    CAIRN_ASSERT(call != NULL);
+    ProtobufCAllocator *a = srv_call_allocator(call);
+    struct srv_req *r = a->alloc(a->allocator_data, sizeof(*r));
+    if (!r) {
+        srv_call_fail_code(call, CAIRN_ENOMEM);
+        return NULL;
+    }
+    memset(r, 0, sizeof(*r));
+    r->kind = kind;
+    r->call = call;
+    return r;
+}
+
 int srv_node_propose(struct srv_node *n, struct srv_call *call,
                      Cairnpb__InternalRequest__RequestCase kcase, ProtobufCMessage *body)
 {
     ProtobufCAllocator *a = srv_call_allocator(call);
-    struct srv_req *req = a->alloc(a->allocator_data, sizeof(*req));
-    if (!req) {
-        srv_call_fail_code(call, CAIRN_ENOMEM);
+    struct srv_req *req = srv_node_call_req(call, SRV_REQ_PROPOSE);
+    if (!req)
         return CAIRN_ENOMEM;
-    }
-    memset(req, 0, sizeof(*req));
-    req->kind = SRV_REQ_PROPOSE;
-    req->call = call;
     req->id = atomic_fetch_add(&n->next_id, 1);
     req->data = pack_internal(n, a, req->id, kcase, body, &req->len);
     if (!req->data) {
@@ -1037,14 +1047,15 @@ static void check_removed(struct srv_node *n)
 {
     if (n->removed_signalled)
         return;
-    int refused = srv_peer_refused_removed(n->peers);
-    if (!n->removed_at_ms && !refused)
+    if (!n->removed_at_ms && srv_peer_refused_removed(n->peers))
+        n->removed_at_ms = srv_now_ms(); /* a peer told us before our own log did */
+    if (!n->removed_at_ms)
         return;
     /* a removed leader keeps replicating until its successor knows the change committed; a
      * follower waits a moment so that answers in flight (the remove itself, forwarded by this
      * member) still reach their clients */
     uint64_t grace = n->leader ? SRV_REMOVED_GRACE_MS : SRV_REMOVED_ANSWER_MS;
-    if (!refused && srv_now_ms() - n->removed_at_ms < grace)
+    if (srv_now_ms() - n->removed_at_ms < grace)
         return;
     n->removed_signalled = 1;
     srv_log(SRV_LOG_WARN, "%s; shutting down\n", SRV_PEER_ERR_REMOVED);

@@ -187,6 +187,10 @@ uint64_t srv_now_ms(void);
  * answered with the error here and CAIRN_EDROPPED / CAIRN_ESTOPPED is returned. */
 int srv_node_submit(struct srv_node *n, struct srv_req *req);
 
+/* A zeroed request of kind for call, in the call's arena (lives as long as the call). On
+ * allocation failure the call is answered with ENOMEM and NULL is returned. Any thread. */
+struct srv_req *srv_node_call_req(struct srv_call *call, enum srv_req_kind kind);
+
 /* A proposal request for msg (an InternalRequest body case) in the call's arena. */
 int srv_node_propose(struct srv_node *n, struct srv_call *call,
                      Cairnpb__InternalRequest__RequestCase kcase, ProtobufCMessage *body);

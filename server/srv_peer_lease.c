@@ -207,15 +207,9 @@ static void on_lease_renew(struct srv_call *call, const ProtobufCMessage *msg)
 {
     const Etcdserverpb__LeaseKeepAliveRequest *req =
         (const Etcdserverpb__LeaseKeepAliveRequest *)msg;
-    ProtobufCAllocator *a = srv_call_allocator(call);
-    struct srv_req *r = a->alloc(a->allocator_data, sizeof(*r));
-    if (!r) {
-        srv_call_fail_code(call, CAIRN_ENOMEM);
+    struct srv_req *r = srv_node_call_req(call, SRV_REQ_PEER_LEASE);
+    if (!r)
         return;
-    }
-    memset(r, 0, sizeof(*r));
-    r->kind = SRV_REQ_PEER_LEASE;
-    r->call = call;
     r->lease_id = req->id;
     srv_node_submit(srv_call_user(call), r);
 }

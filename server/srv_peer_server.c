@@ -111,6 +111,14 @@ static void on_stream_request(struct srv_call *call, const ProtobufCMessage *msg
     struct rx_stream *rx = srv_call_get_data(call);
     if (!rx)
         return; /* refused at open */
+    if (srv_cluster_is_removed(n, rx->from)) {
+        /* removed while its stream was open: tell it now, as a new stream would be told,
+         * or a removed follower that still has its streams never learns it should stop */
+        srv_call_set_data(call, NULL);
+        free(rx);
+        srv_stream_finish(call, SRV_FAILED_PRECONDITION, SRV_PEER_ERR_REMOVED);
+        return;
+    }
     const Cairnpb__PeerBatch *b = (const Cairnpb__PeerBatch *)msg;
     rx->batches++;
     struct srv_peer_msgs *pm = NULL;

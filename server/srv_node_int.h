@@ -160,14 +160,14 @@ struct srv_node {
     uint64_t last_log_compact; /* index the raft log was last compacted to */
 
     /* cluster: membership, peers, leadership */
-    struct srv_cluster *cluster;      /* srv_cluster.c */
-    struct srv_grpc *peer_grpc;       /* the peer URLs' server (cairnpb.Peer, Cluster) */
-    struct srv_peer_transport *peers; /* srv_peer.c */
-    struct srv_lease_fwd *lease_fwd;  /* srv_peer_lease.c (node thread creates it) */
-    atomic_int peer_snap_rx;          /* a snapshot is being received */
-    atomic_uint_fast64_t peer_refusal_log_ms;
-    struct raft_conf_state conf;           /* node thread: the applied configuration */
-    struct store_restore *pending_restore; /* node thread: data for a SNAP being stepped */
+    struct srv_cluster *cluster;                 /* srv_cluster.c */
+    struct srv_grpc *peer_grpc;                  /* the peer URLs' server (cairnpb.Peer, Cluster) */
+    struct srv_peer_transport *peers;            /* srv_peer.c */
+    struct srv_lease_fwd *lease_fwd;             /* srv_peer_lease.c (node thread creates it) */
+    atomic_int peer_snap_rx;                     /* a snapshot is being received */
+    atomic_uint_fast64_t peer_refusal_log_ms[4]; /* per refusal reason (srv_peer_server.c) */
+    struct raft_conf_state conf;                 /* node thread: the applied configuration */
+    struct store_restore *pending_restore;       /* node thread: data for a SNAP being stepped */
     uint64_t pending_restore_index;
     struct srv_req *move_waiters; /* MoveLeader calls waiting for the transfer */
     int handoff;                  /* stopping: 1 = hand leadership over, 2 = done */

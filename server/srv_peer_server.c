@@ -36,13 +36,23 @@ static int md_u64(struct srv_call *call, const char *key, uint64_t *out)
     return *end == '\0' ? 0 : CAIRN_EINVAL;
 }
 
-static void log_refusal(struct srv_node *n, const char *what, uint64_t from, uint64_t cid)
+/* Why a peer stream was refused; each reason is rate-limited on its own, so a removed member
+ * that keeps retrying does not hide an intruder from another cluster. */
+enum refusal {
+    REFUSED_CLUSTER_ID = 0,
+    REFUSED_REMOVED,
+    REFUSED_MEMBER_ID,
+};
+
+static void log_refusal(struct srv_node *n, enum refusal why, const char *what, uint64_t from,
+                        uint64_t cid)
 {
+    CAIRN_ASSERT((size_t)why < CAIRN_ARRAY_LEN(n->peer_refusal_log_ms));
     uint64_t now = srv_now_ms();
-    uint64_t last = atomic_load(&n->peer_refusal_log_ms);
+    uint64_t last = atomic_load(&n->peer_refusal_log_ms[why]);
     if (last && now - last < REFUSAL_LOG_EVERY_MS)
         return;
-    atomic_store(&n->peer_refusal_log_ms, now);
+    atomic_store(&n->peer_refusal_log_ms[why], now);
     srv_log(SRV_LOG_WARN,
             "rejected a peer stream from member %" PRIx64 " (cluster %" PRIx64
             "): %s (local member %" PRIx64 ", cluster %" PRIx64 ")\n",
@@ -60,17 +70,17 @@ static int admit(struct srv_call *call, uint64_t *from_out)
         return -1;
     }
     if (cid != n->cluster_id) {
-        log_refusal(n, "cluster ID mismatch", from, cid);
+        log_refusal(n, REFUSED_CLUSTER_ID, "cluster ID mismatch", from, cid);
         srv_stream_finish(call, SRV_FAILED_PRECONDITION, SRV_PEER_ERR_CLUSTER_ID);
         return -1;
     }
     if (srv_cluster_is_removed(n, from)) {
-        log_refusal(n, "the sender was removed from the cluster", from, cid);
+        log_refusal(n, REFUSED_REMOVED, "the sender was removed from the cluster", from, cid);
         srv_stream_finish(call, SRV_FAILED_PRECONDITION, SRV_PEER_ERR_REMOVED);
         return -1;
     }
     if (to != n->member_id) {
-        log_refusal(n, "member ID mismatch", from, cid);
+        log_refusal(n, REFUSED_MEMBER_ID, "member ID mismatch", from, cid);
         srv_stream_finish(call, SRV_FAILED_PRECONDITION, SRV_PEER_ERR_MEMBER_ID);
         return -1;
     }
